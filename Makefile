@@ -1,0 +1,67 @@
+# WhatsApp Gateway — developer commands. `make run` starts the product; `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS  ?= redis://127.0.0.1:6379/0
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-fast test-pg test-browser lint format check demo clean bench soak reliability security
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start web + worker on http://127.0.0.1:8000 with the embedded defaults (SQLite, sandbox provider).
+run: install
+	$(BIN)/whatsapp-gateway run
+
+## The whole suite on the embedded default (SQLite, Huey on SQLite / eager). Browser tests need /usr/bin/chromium.
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Everything except the browser tests.
+test-fast: install
+	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+
+## The same suite against PostgreSQL + Redis.
+test-pg: install
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-browser: install
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+check: install
+	$(BIN)/whatsapp-gateway check
+
+## Fault-injection (tests/reliability) and hostile-input (tests/security) suites; both also run in `make test`.
+reliability: install
+	$(BIN)/pytest -p no:randomly tests/reliability $(PYTEST_ARGS)
+
+security: install
+	$(BIN)/pytest -p no:randomly tests/security $(PYTEST_ARGS)
+
+## A longer reliability run: 5x the messages and worker kills, on PostgreSQL + Redis, with a PostgreSQL restart.
+## Restarts the local PostgreSQL server: do not run it on a machine others are using.
+soak: install
+	GATEWAY_SOAK=$${GATEWAY_SOAK:-5} GATEWAY_RELIABILITY_PG_RESTART=1 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) \
+		$(BIN)/pytest -p no:randomly tests/reliability $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/whatsapp-gateway demo
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

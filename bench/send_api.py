@@ -1,0 +1,223 @@
+"""Benchmark POST /api/send-message against the same server's trivial JSON endpoint (GET /healthz).
+
+Starts the gateway the way production runs it (``whatsapp-gateway web``: gunicorn, gthread workers) on a fresh data
+directory, raises the demo account's plan limits (a custom plan) and spreads the load over many sandbox instances
+and recipients so the velocity guard does not throttle it, then drives both endpoints with N concurrent keep-alive
+clients and prints accepted requests/s, p50/p99 latency and the ratio.
+
+    .venv/bin/python -m bench.send_api                                   # SQLite (embedded default)
+    .venv/bin/python -m bench.send_api --database-url postgres://postgres@127.0.0.1:5432/bench   # a scratch DB
+    .venv/bin/python -m bench.send_api --mode both --clients 32 --seconds 15
+
+``--mode send`` posts real sends (``dry_run: false``: guard, counting, message log row, queue wake-up);
+``--mode dry_run`` posts dry runs (every guard and a log row, no counting); ``both`` measures each.
+The background worker is not started: the figures are the web tier's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import multiprocessing as mp
+import statistics
+import threading
+import time
+import uuid
+
+from bench.gateway_server import GatewayServer
+
+INSTANCES = 400  # × 20 sends/minute each (velocity guard) leaves headroom for the run
+
+
+def _client_proc(index, port, method, path, body_factory, headers, seconds, threads, out):
+    stop_at = time.monotonic() + seconds
+    lock = threading.Lock()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    def worker(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local_lat, local_status = [], {}
+        i = 0
+        while time.monotonic() < stop_at:
+            body = body_factory(n, i) if body_factory else None
+            i += 1
+            start = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
+            local_lat.append(time.perf_counter() - start)
+            local_status[status] = local_status.get(status, 0) + 1
+        with lock:
+            latencies.extend(local_lat)
+            for k, v in local_status.items():
+                statuses[k] = statuses.get(k, 0) + v
+
+    pool = [threading.Thread(target=worker, args=(index * 1000 + n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    out.put((latencies, statuses))
+
+
+class SendBodies:
+    """Distinct recipients and texts spread over the instances (picklable for the client processes)."""
+
+    def __init__(self, names: list[str], dry_run: bool, tag: str) -> None:
+        self.names, self.dry_run, self.tag = names, dry_run, tag
+
+    def __call__(self, n: int, i: int) -> bytes:
+        k = n * 100_003 + i
+        return json.dumps(
+            {
+                "instance_id": self.names[k % len(self.names)],
+                "phone": f"+96650{(k * 7919) % 10_000_000:07d}",
+                "message": f"Ticket {self.tag}-{n}-{i} was updated; reply here with any question.",
+                "message_purpose": "support",
+                "dry_run": self.dry_run,
+            }
+        ).encode()
+
+
+def drive(port: int, *, method: str, path: str, body_factory, headers: dict, clients: int, seconds: float) -> dict:
+    procs_n = min(4, clients)
+    per = [clients // procs_n + (1 if i < clients % procs_n else 0) for i in range(procs_n)]
+    out: mp.Queue = mp.Queue()
+    procs = [
+        mp.Process(target=_client_proc, args=(i, port, method, path, body_factory, headers, seconds, t, out))
+        for i, t in enumerate(per)
+    ]
+    started = time.monotonic()
+    for p in procs:
+        p.start()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    for _ in procs:
+        lat, st = out.get()
+        latencies.extend(lat)
+        for k, v in st.items():
+            statuses[k] = statuses.get(k, 0) + v
+    for p in procs:
+        p.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    ok = sum(v for k, v in statuses.items() if 200 <= k < 300)
+    return {
+        "requests": len(latencies),
+        "accepted": ok,
+        "statuses": dict(sorted(statuses.items())),
+        "rps": ok / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else 0,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0,
+    }
+
+
+def prepare(server: GatewayServer, instances: int) -> list[str]:
+    """A custom plan with room for the run, and many connected sandbox instances (the velocity guard allows 20
+    sends a minute per instance, which a benchmark would otherwise hit in a second)."""
+    code = f"""
+from whatsapp_gateway.accounts.models import Account, Plan
+from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.providers.models import SandboxSession
+account = Account.objects.get(public_id={server.demo["account_id"]!r})
+plan, _ = Plan.objects.get_or_create(code="bench", defaults=dict(name="Benchmark (custom)", daily_limit=10_000_000,
+    monthly_limit=100_000_000, max_instances={instances + 10}, is_custom=True))
+account.plan = plan
+account.save()
+Instance.objects.bulk_create([Instance(account=account, name=f"bench-{{i:04d}}", state="connected", provider="sandbox",
+    phone_number=f"+1415555{{i:04d}}") for i in range({instances})])
+for inst in Instance.objects.filter(account=account, name__startswith="bench-"):
+    SandboxSession.objects.get_or_create(instance=inst, defaults=dict(status="open", phone_number=inst.phone_number))
+"""
+    server.python(code)
+    return [f"bench-{i:04d}" for i in range(instances)]
+
+
+@contextlib.contextmanager
+def scratch_postgres(url: str | None):
+    """A fresh PostgreSQL database named after ``url``'s with a random suffix, dropped afterwards."""
+    if not url:
+        yield None
+        return
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    scratch = f"{name or 'bench'}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{scratch}"')
+    try:
+        yield f"{base}/{scratch}"
+    finally:
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+def fmt(name: str, r: dict) -> str:
+    return (
+        f"  {name:<28} {r['rps']:8.1f} accepted req/s   p50 {r['p50_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms"
+        f"   ({r['requests']} requests, statuses {r['statuses']})"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite in a temp dir)")
+    parser.add_argument("--redis-url", default=None, help="Redis for the job queue and cache (optional)")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--port", type=int, default=8350)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--mode", choices=["send", "dry_run", "both"], default="send")
+    parser.add_argument("--instances", type=int, default=INSTANCES)
+    args = parser.parse_args(argv)
+
+    extra = {"REDIS_URL": args.redis_url} if args.redis_url else {}
+    with scratch_postgres(args.database_url) as database_url:
+        run(args, database_url, extra)
+
+
+def run(args: argparse.Namespace, database_url: str | None, extra: dict[str, str]) -> None:
+    server = GatewayServer(
+        port=args.port, database_url=database_url, workers=args.workers, threads=args.threads, extra_env=extra
+    )
+    with server:
+        names = prepare(server, args.instances)
+        key = server.demo["api_key"]
+        send_headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        common = {"clients": args.clients, "seconds": args.seconds}
+        drive(args.port, method="GET", path="/healthz", body_factory=None, headers={}, clients=4, seconds=2)  # warm up
+        db = "PostgreSQL" if database_url else "SQLite"
+        db += " + Redis" if args.redis_url else ""
+        print(
+            f"WhatsApp Gateway send benchmark: {db}, gunicorn {args.workers}×{args.threads} gthread, "
+            f"{args.clients} clients, {args.seconds:.0f} s per measurement"
+        )
+        trivial = drive(args.port, method="GET", path="/healthz", body_factory=None, headers={}, **common)
+        print(fmt("GET /healthz (trivial JSON)", trivial))
+        modes = ["send", "dry_run"] if args.mode == "both" else [args.mode]
+        for mode in modes:
+            bodies = SendBodies(names, dry_run=mode == "dry_run", tag=uuid.uuid4().hex[:6])
+            result = drive(
+                args.port, method="POST", path="/api/send-message", body_factory=bodies, headers=send_headers, **common
+            )
+            label = "POST /api/send-message" + (" (dry run)" if mode == "dry_run" else "")
+            print(fmt(label, result))
+            ratio = result["rps"] / trivial["rps"] if trivial["rps"] else 0
+            tail = result["p99_ms"] / result["p50_ms"] if result["p50_ms"] else 0
+            print(
+                f"  → {ratio:.0%} of the trivial endpoint's throughput (goal ≥ 60%); p99 = {tail:.1f}× p50 (goal < 3×)"
+            )
+
+
+if __name__ == "__main__":
+    main()

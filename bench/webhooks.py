@@ -1,0 +1,258 @@
+"""Webhook delivery benchmark: one worker process against a bare httpx loop, same payloads, same local receiver.
+
+    .venv/bin/python bench/webhooks.py [--events 2000] [--endpoints 4] [--threads 4] [--latency-events 400]
+
+1. Throughput: N events are emitted with K subscribed endpoints (NxK deliveries, written in the events'
+   transactions), then one ``whatsapp-gateway worker`` process is started and the time from its first to its last
+   delivery at the receiver gives deliveries/s per worker process.
+2. Baseline: a bare loop with one ``httpx.Client`` posts the same NxK bodies to the same receiver (no database,
+   no signing, no queue): posts/s. The ratio of the two is printed (goal ≥ 70 %).
+3. Latency: with the worker running, events are emitted at a steady pace; p50/p99 from each event's commit to its
+   receipt at the receiver.
+
+Runs on a temporary SQLite database and Huey on SQLite (``--redis URL`` uses RedisHuey). Prints figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- The receiver: a small asyncio HTTP/1.1 server (keep-alive), run as its own process --------------------------
+
+
+def serve(port_file: str) -> None:
+    records: list[tuple[str, str, float]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        name, value = line.split(":", 1)
+                        headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+                del body
+                if method == "POST":
+                    records.append((path, headers.get("webhook-id", ""), time.time()))
+                    payload = b"ok"
+                elif path == "/stats":
+                    payload = json.dumps({"count": len(records)}).encode()
+                elif path == "/dump":
+                    payload = json.dumps(records).encode()
+                elif path == "/reset":
+                    records.clear()
+                    payload = b"{}"
+                else:
+                    payload = b"{}"
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=512)
+        Path(port_file).write_text(str(server.sockets[0].getsockname()[1]))
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# --- Django side -------------------------------------------------------------------------------------------------------
+
+
+def django_setup(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "whatsapp_gateway.settings"
+    import django
+
+    django.setup()
+
+
+def make_endpoints(base_url: str, count: int):
+    from whatsapp_gateway.accounts.models import Plan, User
+    from whatsapp_gateway.accounts.services import account_create
+    from whatsapp_gateway.instances.models import Instance, InstanceState
+    from whatsapp_gateway.webhooks.services import endpoint_create
+
+    user = User.objects.create_user(username="bench@example.com", email="bench@example.com", password="x" * 12)
+    account = account_create(name="Bench", owner=user, plan=Plan.objects.get(code="scale"))
+    instance = Instance.objects.create(account=account, name="bench-line", state=InstanceState.CONNECTED)
+    for number in range(count):
+        endpoint_create(
+            account=account, instance=instance, url=f"{base_url}/hook/{number}", events=["message.received"]
+        )
+    return instance
+
+
+def emit(instance, number: int) -> str:
+    from django.db import transaction
+
+    from whatsapp_gateway.webhooks.services import event_emit
+
+    with transaction.atomic():
+        event = event_emit(
+            account=instance.account,
+            instance=instance,
+            event_type="message.received",
+            data={
+                "from": "+12025550142",
+                "from_name": "Bench",
+                "message_text": f"Benchmark message number {number}: where is my order?",
+                "message_type": "text",
+                "external_message_id": uuid.uuid4().hex.upper(),
+                "message_id": f"in_{uuid.uuid4().hex[:20]}",
+            },
+        )
+    return event.public_id
+
+
+def http_json(client, base_url: str, path: str):
+    return client.get(base_url + path).json()
+
+
+def wait_for(client, base_url: str, count: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if http_json(client, base_url, "/stats")["count"] >= count:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--endpoints", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="worker threads in the one worker process")
+    parser.add_argument("--latency-events", type=int, default=400)
+    parser.add_argument("--latency-rate", type=float, default=50.0, help="events per second in the latency phase")
+    parser.add_argument("--redis", default="", help="use RedisHuey at this URL instead of SqliteHuey")
+    parser.add_argument("--serve", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+
+    import httpx
+
+    data_dir = tempfile.mkdtemp(prefix="wg-bench-")
+    env = {
+        "GATEWAY_DATA_DIR": data_dir,
+        "GATEWAY_ALLOW_PRIVATE_WEBHOOKS": "1",
+        "GATEWAY_WORKER_THREADS": str(args.threads),
+        "HUEY_IMMEDIATE": "0",
+        "LOG_LEVEL": "WARNING",
+        "GATEWAY_QUEUE_NAME": f"bench-{uuid.uuid4().hex[:8]}",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    if args.redis:
+        env["REDIS_URL"] = args.redis
+    child_env = {**os.environ, **env}
+    port_file = Path(data_dir) / "receiver.port"
+    receiver = subprocess.Popen([sys.executable, __file__, "--serve", str(port_file)])
+    worker = None
+    try:
+        subprocess.run([sys.executable, "-m", "whatsapp_gateway", "migrate", "--quiet"], env=child_env, check=True)
+        while not port_file.exists():
+            time.sleep(0.05)
+        base_url = f"http://127.0.0.1:{port_file.read_text()}"
+        django_setup(env)
+        instance = make_endpoints(base_url, args.endpoints)
+        total = args.events * args.endpoints
+        control = httpx.Client(timeout=10)
+
+        # 1. Throughput of one worker process over a backlog.
+        started = time.perf_counter()
+        for number in range(args.events):
+            emit(instance, number)
+        emit_seconds = time.perf_counter() - started
+        worker = subprocess.Popen([sys.executable, "-m", "whatsapp_gateway", "worker"], env=child_env)
+        worker_started = time.time()
+        if not wait_for(control, base_url, total, timeout=600):
+            raise SystemExit("the worker did not deliver everything within 10 minutes")
+        records = http_json(control, base_url, "/dump")
+        times = sorted(t for _path, _wid, t in records)
+        worker_rate = total / (times[-1] - times[0])
+        wall_rate = total / (times[-1] - worker_started)
+
+        # 2. The bare loop: the same bodies, one sync client, nothing else.
+        from whatsapp_gateway.webhooks.delivery import canonical_json
+        from whatsapp_gateway.webhooks.models import Delivery
+
+        bodies = [
+            (f"/hook/{n}", canonical_json(d.event.payload))
+            for n, d in enumerate(Delivery.objects.select_related("event").order_by("id"))
+        ]
+        bodies = [(f"/hook/{n % args.endpoints}", body) for n, (_p, body) in enumerate(bodies)]
+        control.get(base_url + "/reset")
+        with httpx.Client(timeout=15) as client:
+            started = time.perf_counter()
+            for path, body in bodies:
+                client.post(base_url + path, content=body, headers={"Content-Type": "application/json"})
+            bare_rate = len(bodies) / (time.perf_counter() - started)
+
+        # 3. Latency from commit to receipt, at a steady pace, with the worker idle-waiting for work.
+        control.get(base_url + "/reset")
+        committed: dict[str, float] = {}
+        interval = 1.0 / args.latency_rate
+        next_at = time.perf_counter()
+        for number in range(args.latency_events):
+            event_id = emit(instance, number)
+            committed[event_id] = time.time()
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+        wait_for(control, base_url, args.latency_events * args.endpoints, timeout=300)
+        latencies = [
+            (t - committed[wid]) * 1000 for _p, wid, t in http_json(control, base_url, "/dump") if wid in committed
+        ]
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        receiver.terminate()
+        receiver.wait(timeout=10)
+
+    broker = "RedisHuey" if args.redis else "SqliteHuey"
+    print(f"webhook delivery benchmark: {args.events} events x {args.endpoints} endpoints = {total} deliveries")
+    print(f"  setup: SQLite database, {broker}, 1 worker process with {args.threads} threads, receiver on 127.0.0.1")
+    print(
+        f"  emitting {args.events} events (outbox rows, in their transactions): {args.events / emit_seconds:,.0f} events/s"
+    )
+    print(f"  worker, first to last delivery:            {worker_rate:,.0f} deliveries/s")
+    print(f"  worker, including process start-up:        {wall_rate:,.0f} deliveries/s")
+    print(f"  bare httpx loop, same bodies and receiver: {bare_rate:,.0f} posts/s")
+    print(f"  ratio worker / bare loop:                  {worker_rate / bare_rate:.0%}  (goal >= 70%)")
+    print(
+        f"  commit -> receipt latency at {args.latency_rate:g} events/s ({len(latencies)} deliveries): "
+        f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Template context for the portal shell: navigation, current account and role."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+NAV_ITEMS = [
+    ("instances", "Instances", "instances:list"),
+    ("apikeys", "API Keys", "apikeys:list"),
+    ("messages", "Message Log", "messaging:log"),
+    ("suppression", "Suppressed Recipients", "suppression:list"),
+    ("inbound", "Inbound Logs", "inbound:list"),
+    ("threecx", "Integrations → 3CX", "threecx:list"),
+    ("docs", "Docs", "pages:docs"),
+]
+
+
+def portal(request: HttpRequest) -> dict:
+    membership = None
+    get_membership = getattr(request, "get_membership", None)
+    if get_membership is not None and request.user.is_authenticated:
+        membership = get_membership()
+    return {
+        "nav_items": NAV_ITEMS,
+        "current_membership": membership,
+        "current_account": membership.account if membership else None,
+        "is_account_admin": bool(membership and membership.has_role("admin")),
+        "gateway_version": settings.VERSION,
+        "gateway_provider": settings.GATEWAY_PROVIDER,
+        "signup_enabled": settings.GATEWAY_SIGNUP_ENABLED,
+    }

@@ -1,0 +1,361 @@
+"""The ``whatsapp-gateway`` command (also ``python -m whatsapp_gateway``).
+
+run       migrate, then web + worker together (the laptop default)
+web       the HTTP server (gunicorn, gthread workers)
+worker    the background-job consumer (Huey)
+migrate   apply database migrations
+check     Django system checks (``--deploy`` for production settings)
+demo      create the demo account idempotently (``--json`` for scripts)
+manage    any Django management command, e.g. ``whatsapp-gateway manage createsuperuser``
+simulate  act as a sandbox instance's simulated phone (scan, inbound, stop, call, …)
+ready     exit 0 when the database and job broker answer (container health checks)
+rotate-keys  re-encrypt every secret at rest with the first GATEWAY_ENCRYPTION_KEYS key
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_gateway.settings")
+    import django
+
+    django.setup()
+
+
+def _manage(*args: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_gateway.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["whatsapp-gateway", *args])
+
+
+def _web_command(host: str, port: int, workers: int, threads: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "whatsapp_gateway.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "20",
+        # No gunicorn access log: the request middleware logs each request with its route pattern (never the raw
+        # path, which can hold a callback token) and request id, in the configured LOG_FORMAT.
+        "--forwarded-allow-ips",
+        os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    ]
+
+
+def _worker_command() -> list[str]:
+    return [sys.executable, "-m", "whatsapp_gateway", "worker"]
+
+
+def cmd_web(args: argparse.Namespace) -> None:
+    _prune_metrics()
+    os.execv(sys.executable, _web_command(args.host, args.port, args.workers, args.threads))
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    _prune_metrics()
+    _serve_worker_metrics()
+    extra = ["--workers", str(args.threads)] if args.threads else []
+    _manage("run_huey", *extra)
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    _manage("migrate", "--no-input", *(["-v", "0"] if args.quiet else []))
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    _manage("check", *(["--deploy", "--fail-level", "WARNING"] if args.deploy else []))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    _setup_django()
+    from whatsapp_gateway.demo import demo_setup
+
+    result = demo_setup()
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(_demo_banner(result))
+
+
+def _demo_banner(result: dict) -> str:
+    lines = [
+        "",
+        "  WhatsApp Gateway demo account",
+        f"  Portal:   {result['portal_url']}",
+        f"  Login:    {result['email']}",
+        f"  Password: {result['password']}",
+    ]
+    if result.get("instance_id"):
+        lines.append(
+            f"  Instance: {result['instance_name']} ({result['instance_id']}, sandbox, {result['instance_state']})"
+        )
+    if result.get("api_key"):
+        lines.append(f"  API key:  {result['api_key']}   (shown once; a new key is made each run)")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """Migrate, create the demo data, then run web + worker until Ctrl-C."""
+    env = os.environ.copy()
+    subprocess.run([sys.executable, "-m", "whatsapp_gateway", "migrate", "--quiet"], check=True, env=env)
+    if not args.no_demo:
+        subprocess.run([sys.executable, "-m", "whatsapp_gateway", "demo"], check=True, env=env)
+    children = [
+        subprocess.Popen(_web_command(args.host, args.port, args.workers, args.threads), env=env),
+        subprocess.Popen(_worker_command(), env=env),
+    ]
+    print(f"WhatsApp Gateway is running on http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+
+    def stop(signum, frame):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        stop(None, None)
+        for child in children:
+            try:
+                child.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    codes = [child.returncode for child in children]
+    sys.exit(0 if all(code in (0, -signal.SIGTERM) for code in codes) else 1)
+
+
+def cmd_manage(args: argparse.Namespace) -> None:
+    _manage(*args.rest)
+
+
+# --- simulate: the sandbox provider's simulated phone (instances issue) -------------------------------------------
+
+SIMULATE_ACTIONS = [
+    "scan",
+    "inbound",
+    "stop",
+    "call",
+    "missed-call",
+    "group-message",
+    "group-update",
+    "conversation-update",
+    "disconnect",
+    "reconnect",
+]
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    """Run one sandbox simulation through the provider callback route and print what happened."""
+    _setup_django()
+    from whatsapp_gateway.instances.selectors import instance_find_for_operator
+    from whatsapp_gateway.lib.phone import mask
+    from whatsapp_gateway.providers import sandbox
+
+    try:
+        instance = instance_find_for_operator(ref=args.instance, account_ref=args.account)
+    except LookupError as exc:
+        sys.exit(f"error: {exc}")
+    action = args.action
+    try:
+        if action == "scan":
+            receipt = sandbox.simulate_scan(instance=instance)
+        elif action in ("inbound", "stop"):
+            if action == "stop":
+                receipt = sandbox.simulate_stop(instance=instance, from_phone=args.from_phone)
+            else:
+                receipt = sandbox.simulate_inbound(
+                    instance=instance,
+                    from_phone=args.from_phone,
+                    text=args.text or "Hello!",
+                    from_name=args.name or sandbox.DEFAULT_CONTACT_NAME,
+                )
+        elif action in ("call", "missed-call"):
+            receipt = sandbox.simulate_call(
+                instance=instance, from_phone=args.from_phone, is_video=args.video, missed=action == "missed-call"
+            )
+        elif action == "group-message":
+            receipt = sandbox.simulate_group_message(
+                instance=instance,
+                from_phone=args.from_phone,
+                text=args.text or "Hello team!",
+                group_name=args.group,
+                from_name=args.name or sandbox.DEFAULT_CONTACT_NAME,
+            )
+        elif action == "group-update":
+            receipt = sandbox.simulate_group_update(
+                instance=instance, action=args.group_action, participant=args.participant, group_name=args.group
+            )
+        elif action == "conversation-update":
+            receipt = sandbox.simulate_conversation_update(
+                instance=instance, phone=args.phone, unread_count=args.unread, archived=args.archived
+            )
+        elif action == "reconnect":
+            receipt = sandbox.simulate_reconnect(instance=instance)
+        else:
+            receipt = sandbox.simulate_disconnect(instance=instance)
+    except sandbox.SandboxError as exc:
+        sys.exit(f"error: {exc.message}")
+    instance.refresh_from_db()
+    number = f", number {mask(instance.phone_number)}" if instance.phone_number else ""
+    status = "accepted" if receipt.status == 200 else f"refused ({receipt.status})"
+    print(
+        f"simulated {action} on {instance.name} ({instance.public_id}): callback {status}; "
+        f"instance is {instance.state}{number}. No real WhatsApp message was involved."
+    )
+    if receipt.status != 200:
+        sys.exit(1)
+
+
+def add_simulate_parser(sub) -> None:
+    p = sub.add_parser("simulate", help="act as a sandbox instance's simulated phone")
+    p.add_argument("action", choices=SIMULATE_ACTIONS)
+    p.add_argument("instance", help="instance id (inst_…) or name")
+    p.add_argument("--account", help="account id (acc_…) or name, when several accounts use the instance name")
+    p.add_argument("--from", dest="from_phone", help="sender / caller number (default +12025550142)")
+    p.add_argument("--name", help="sender's profile name")
+    p.add_argument("--text", help="message text")
+    p.add_argument("--video", action="store_true", help="a video call")
+    p.add_argument("--group", default="Sandbox team", help="group name")
+    p.add_argument(
+        "--action",
+        dest="group_action",
+        default="join",
+        choices=["created", "updated", "join", "leave", "promote", "demote"],
+        help="group change",
+    )
+    p.add_argument("--participant", help="member number for a group change")
+    p.add_argument("--phone", help="contact number for a conversation change")
+    p.add_argument("--unread", type=int, default=1, help="unread count for a conversation change")
+    p.add_argument("--archived", action="store_true", help="the conversation was archived")
+    p.set_defaults(func=cmd_simulate)
+
+
+# --- Operations: key rotation, metrics files (operations app) -----------------------------------------------------
+def cmd_rotate_keys(args: argparse.Namespace) -> None:
+    _setup_django()
+    from whatsapp_gateway.operations.services import encryption_keys_rotate
+
+    report = encryption_keys_rotate()
+    print(f"Re-encrypted {report.values} values in {report.rows} rows with the first key ({len(report.fields)} fields:")
+    for name in report.fields:
+        print(f"  {name}")
+    print(")  The other keys in GATEWAY_ENCRYPTION_KEYS can now be removed.")
+
+
+def cmd_ready(args: argparse.Namespace) -> None:
+    """Exit 0 when the database and the job broker answer (the worker's health check; /readyz for the web)."""
+    _setup_django()
+    from whatsapp_gateway.pages.views import _check_database, _check_queue
+
+    db_ok, db_detail = _check_database()
+    queue_ok, queue_detail = _check_queue()
+    print(json.dumps({"database": db_detail, "queue": queue_detail}))
+    sys.exit(0 if db_ok and queue_ok else 1)
+
+
+def _prune_metrics() -> None:
+    """Drop the metric files of processes that no longer run, before this process starts writing its own."""
+    _setup_django()
+    from whatsapp_gateway.operations.metrics import prune_dead_process_files
+
+    prune_dead_process_files()
+
+
+def _serve_worker_metrics() -> None:
+    """With WORKER_METRICS_PORT set, serve this host's process metrics (e.g. one worker container) on that port."""
+    port = os.environ.get("WORKER_METRICS_PORT")
+    if port:
+        from whatsapp_gateway.operations.metrics import serve_process_metrics
+
+        serve_process_metrics(host=os.environ.get("WORKER_METRICS_HOST", "0.0.0.0"), port=int(port))  # noqa: S104
+
+
+# --- Webhooks: a local receiver that prints and verifies deliveries (webhooks app) ----------------------------------
+def add_webhook_listen_parser(sub) -> None:
+    from whatsapp_gateway.webhooks.listen import add_parser
+
+    add_parser(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="whatsapp-gateway", description="WhatsApp Gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_server_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
+        p.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
+        p.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        p.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
+
+    p = sub.add_parser("run", help="migrate, then start web + worker together")
+    add_server_args(p)
+    p.add_argument("--no-demo", action="store_true", help="do not create the demo account")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("web", help="start the HTTP server")
+    add_server_args(p)
+    p.set_defaults(func=cmd_web)
+
+    p = sub.add_parser("worker", help="start the background-job consumer")
+    p.add_argument("--threads", type=int, default=0, help="worker threads (default: GATEWAY_WORKER_THREADS)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("check", help="run system checks")
+    p.add_argument("--deploy", action="store_true", help="also run the production deployment checks")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("demo", help="create the demo account (idempotent)")
+    p.add_argument("--json", action="store_true", help="print what was created as one JSON object")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ready", help="exit 0 when the database and the job broker answer (health checks)")
+    p.set_defaults(func=cmd_ready)
+
+    p = sub.add_parser("rotate-keys", help="re-encrypt every secret at rest with the first encryption key")
+    p.set_defaults(func=cmd_rotate_keys)
+
+    p = sub.add_parser("manage", help="run a Django management command")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_manage)
+
+    add_simulate_parser(sub)
+    add_webhook_listen_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Inbound reads used by other apps (the send guard's risk score, the 3CX conversation window)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.inbound.models import Contact, Conversation, InboundMessage
+from whatsapp_gateway.instances.models import Instance
+
+
+def contact_find(*, account: Account, phone_e164: str) -> Contact | None:
+    return Contact.objects.filter(account=account, phone_e164=phone_e164).first()
+
+
+def contact_aliases(*, account: Account, phone_e164: str) -> list[str]:
+    """Every WhatsApp id seen for the number (for suppression matching and display)."""
+    contact = contact_find(account=account, phone_e164=phone_e164)
+    if contact is None:
+        return []
+    return list(contact.identities.values_list("wa_id", flat=True))
+
+
+def conversation_last_inbound_at(*, instance: Instance, phone_e164: str) -> dt.datetime | None:
+    """When this number last wrote to this instance; ``None`` if never (3CX 24 h window, risk score)."""
+    return (
+        Conversation.objects.filter(instance=instance, contact__phone_e164=phone_e164)
+        .values_list("last_inbound_at", flat=True)
+        .first()
+    )
+
+
+# --- Inbound Logs ----------------------------------------------------------------------------------------------------
+
+PAGE_SIZE = 50
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class InboundFilters:
+    """The Inbound Logs filters. ``sender`` is an E.164 number (exact), a WhatsApp id (exact) or, as a slower
+    fallback, trailing digits of a number; ``text`` is a case-insensitive substring of the message text."""
+
+    instance_id: int | None = None
+    received_from: dt.datetime | None = None  # inclusive
+    received_to: dt.datetime | None = None  # exclusive
+    sender_phone: str = ""
+    sender_wa_id: str = ""
+    sender_digits: str = ""
+    message_type: str = ""
+    text: str = ""
+    opt_outs_only: bool = False
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the (received_at, id) order. Opaque in URLs; never used to look an object up."""
+
+    received_at: dt.datetime
+    pk: int
+
+    def encode(self) -> str:
+        micros = (self.received_at - _EPOCH) // dt.timedelta(microseconds=1)
+        return base64.urlsafe_b64encode(f"{micros}.{self.pk}".encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str | None) -> Cursor | None:
+        if not value or len(value) > 64:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+            micros, pk = raw.split(".")
+            return cls(received_at=_EPOCH + dt.timedelta(microseconds=int(micros)), pk=int(pk))
+        except (ValueError, OverflowError, UnicodeDecodeError):
+            return None
+
+    @classmethod
+    def of(cls, row: InboundMessage) -> Cursor:
+        return cls(received_at=row.received_at, pk=row.pk)
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    rows: list[InboundMessage]
+    newer: Cursor | None  # pass as ?before= to see the page of newer rows
+    older: Cursor | None  # pass as ?after= to see the page of older rows
+
+
+def inbound_filtered(*, account: Account, filters: InboundFilters) -> QuerySet[InboundMessage]:
+    """The account's inbound messages matching ``filters`` (unordered)."""
+    rows = InboundMessage.objects.filter(account=account)
+    if filters.instance_id:
+        rows = rows.filter(instance_id=filters.instance_id)
+    if filters.received_from:
+        rows = rows.filter(received_at__gte=filters.received_from)
+    if filters.received_to:
+        rows = rows.filter(received_at__lt=filters.received_to)
+    if filters.sender_phone:
+        rows = rows.filter(sender_phone=filters.sender_phone)
+    elif filters.sender_wa_id:
+        rows = rows.filter(Q(sender_lid=filters.sender_wa_id) | Q(sender_id=filters.sender_wa_id))
+    elif filters.sender_digits:
+        rows = rows.filter(sender_phone__endswith=filters.sender_digits)
+    if filters.message_type:
+        rows = rows.filter(message_type=filters.message_type)
+    if filters.text:
+        rows = rows.filter(text__icontains=filters.text)
+    if filters.opt_outs_only:
+        rows = rows.filter(is_opt_out=True)
+    return rows
+
+
+def inbound_page(
+    *,
+    account: Account,
+    filters: InboundFilters,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    size: int = PAGE_SIZE,
+) -> KeysetPage:
+    """One page of Inbound Logs, newest first, by keyset on (received_at, id): the cost of a page does not grow with
+    how deep it is or how many rows the account has (the ``inbound_acct_*`` indexes serve every filter but text).
+
+    ``after`` gives the rows older than the cursor, ``before`` the rows newer than it. The bound is written as
+    ``received_at <= t AND NOT (received_at = t AND id >= pk)`` so the database can range-scan the index on
+    ``received_at`` and only tie-break on ``id``; equal timestamps never cause gaps or repeats.
+    """
+    rows = inbound_filtered(account=account, filters=filters).select_related("instance")
+    if before is not None:
+        chunk = list(
+            rows.filter(received_at__gte=before.received_at)
+            .exclude(received_at=before.received_at, pk__lte=before.pk)
+            .order_by("received_at", "pk")[: size + 1]
+        )
+        has_newer = len(chunk) > size
+        chunk = list(reversed(chunk[:size]))
+        return KeysetPage(
+            rows=chunk,
+            newer=Cursor.of(chunk[0]) if chunk and has_newer else None,
+            older=Cursor.of(chunk[-1]) if chunk else None,
+        )
+    if after is not None:
+        rows = rows.filter(received_at__lte=after.received_at).exclude(received_at=after.received_at, pk__gte=after.pk)
+    chunk = list(rows.order_by("-received_at", "-pk")[: size + 1])
+    has_older = len(chunk) > size
+    chunk = chunk[:size]
+    return KeysetPage(
+        rows=chunk,
+        newer=Cursor.of(chunk[0]) if chunk and after is not None else None,
+        older=Cursor.of(chunk[-1]) if chunk and has_older else None,
+    )
+
+
+def inbound_iterate(*, account: Account, filters: InboundFilters, batch: int = 2000) -> Iterator[InboundMessage]:
+    """Every matching row, newest first, fetched in keyset batches (for the CSV export: constant memory, no
+    long-lived server-side cursor)."""
+    after = None
+    while True:
+        page = inbound_page(account=account, filters=filters, after=after, size=batch)
+        yield from page.rows
+        if page.older is None:
+            return
+        after = page.older
+
+
+def inbound_get_for_account(*, account: Account, public_id: str) -> InboundMessage:
+    """One inbound message of this account by its ``in_…`` id; 404 for anyone else's."""
+    return get_object_or_404(
+        InboundMessage.objects.select_related("instance", "contact"), account=account, public_id=public_id
+    )
+
+
+def instances_for_filter(*, account: Account) -> list[Instance]:
+    """The account's instances (including deleted ones, whose messages stay in the log) for the filter menu."""
+    return list(Instance.objects.filter(account=account).order_by("name").only("pk", "public_id", "name"))

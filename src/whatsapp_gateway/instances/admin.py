@@ -1,0 +1,67 @@
+"""Operator back office for instances. Credentials and the callback token are never displayed."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from whatsapp_gateway.instances import services
+from whatsapp_gateway.instances.models import Instance, InstanceStateChange
+from whatsapp_gateway.lib.phone import mask
+from whatsapp_gateway.operations.admin_actions import OPERATOR_INSTANCE_ACTIONS
+
+
+class InstanceStateChangeInline(admin.TabularInline):
+    model = InstanceStateChange
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "from_state", "to_state", "reason"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    list_display = ["name", "public_id", "account", "provider", "state", "masked_phone", "is_paused", "deleted_at"]
+    list_filter = ["provider", "state", "is_paused"]
+    search_fields = ["name", "public_id", "account__name", "account__public_id"]
+    fields = [
+        "public_id",
+        "account",
+        "name",
+        "provider",
+        "provider_ref",
+        "state",
+        "state_reason",
+        "state_changed_at",
+        "masked_phone",
+        "profile_name",
+        "paired_at",
+        "last_seen_at",
+        "qr_codes_issued",
+        "reconnects",
+        "qr_expires_at",
+        "is_paused",
+        "deleted_at",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [f for f in fields if f != "is_paused"]
+    inlines = [InstanceStateChangeInline]
+    # Pause / resume / force-disconnect are the operator controls of the operations app.
+    actions = ["reconcile", *OPERATOR_INSTANCE_ACTIONS]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # instances are created by customers (portal) or the demo set-up, through the service
+
+    @admin.display(description="Phone number")
+    def masked_phone(self, obj: Instance) -> str:
+        return mask(obj.phone_number)
+
+    @admin.action(description="Reconcile the connection state with the provider now")
+    def reconcile(self, request, queryset):
+        for instance in queryset.filter(deleted_at__isnull=True):
+            services.instance_reconcile(instance=instance, reason="Reconciled by an operator")
+        messages.success(request, "Reconciled.")

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from django import forms
+
+from whatsapp_gateway.messaging import policy
+from whatsapp_gateway.messaging.models import GuardDecision, MessageSource, MessageStatus, TestNumber
+
+PURPOSE_CHOICES = [(p, p) for p in policy.ALLOWED_PURPOSES]
+
+
+class TestNumberAddForm(forms.Form):
+    __test__ = False
+    phone = forms.CharField(max_length=32, help_text="One of your own WhatsApp numbers, e.g. +9665XXXXXXXX.")
+    label = forms.CharField(max_length=80, required=False, help_text="Optional, e.g. “my phone”.")
+
+
+class TestNumberVerifyForm(forms.Form):
+    __test__ = False
+    number = forms.CharField(widget=forms.HiddenInput)
+    code = forms.CharField(max_length=6, min_length=6, label="Code")
+
+
+class TestSendForm(forms.Form):
+    __test__ = False
+    number = forms.ModelChoiceField(queryset=TestNumber.objects.none(), to_field_name="public_id", label="To")
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=policy.MESSAGE_MAX_CHARS,
+        initial="Hello from WhatsApp Gateway: this is a test message.",
+    )
+    purpose = forms.ChoiceField(choices=PURPOSE_CHOICES, initial="support")
+
+    def __init__(self, *args, account, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        numbers = TestNumber.objects.filter(account=account, verified_at__isnull=False)
+        self.fields["number"].queryset = numbers
+        self.fields["number"].label_from_instance = lambda n: f"{n.label or 'Test number'} ({n.phone_e164})"
+
+
+BLOCK_CODES = [code for code, _, _ in policy.ERROR_TABLE if not code.startswith("idempotency")] + [
+    "unsupported_media_type"
+]
+
+
+class MessageFilterForm(forms.Form):
+    instance = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *MessageStatus.choices])
+    purpose = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any purpose")] + [(p, p) for p in [*policy.ALLOWED_PURPOSES, *policy.DISALLOWED_PURPOSES]],
+    )
+    code = forms.ChoiceField(
+        required=False, label="Blocked code", choices=[("", "Any"), *[(c, c) for c in BLOCK_CODES]]
+    )
+    source = forms.ChoiceField(required=False, choices=[("", "Any source"), *MessageSource.choices])
+    decision = forms.ChoiceField(required=False, choices=[("", "Any decision"), *GuardDecision.choices])
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    phone = forms.CharField(required=False, max_length=32, widget=forms.TextInput(attrs={"type": "search"}))
+
+    def __init__(self, *args, instances, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["instance"].choices = [("", "All instances")] + [(i.public_id, i.name) for i in instances]

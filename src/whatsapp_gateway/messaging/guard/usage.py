@@ -1,0 +1,123 @@
+"""Counts the limit checks need, read in three queries while the account's log row is locked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from whatsapp_gateway.messaging import policy
+from whatsapp_gateway.messaging.guard.context import GuardContext
+
+
+@dataclass(frozen=True)
+class Window:
+    used: int
+    oldest: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class UsageSnapshot:
+    local_today: dt.date
+    next_local_midnight: dt.datetime
+    next_month_start: dt.datetime
+    account_day: int
+    account_month: int
+    instance_day: int
+    instance_minute: Window
+    instance_hour: Window
+    recipient_10_minutes: Window
+    recipient_day: Window
+    duplicate: Window
+
+
+def account_tz(account) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(account.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def local_day_bounds(account, now: dt.datetime) -> tuple[dt.date, dt.datetime, dt.datetime]:
+    """(today in the account's timezone, the next local midnight, the next 1st of the month), both as aware
+    datetimes."""
+    tz = account_tz(account)
+    local = now.astimezone(tz)
+    today = local.date()
+    tomorrow = today + dt.timedelta(days=1)
+    next_midnight = dt.datetime.combine(tomorrow, dt.time.min, tzinfo=tz)
+    first_next = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    next_month = dt.datetime.combine(first_next, dt.time.min, tzinfo=tz)
+    return today, next_midnight, next_month
+
+
+_SNAPSHOT_SQL = """
+SELECT
+  (SELECT COALESCE(SUM(count), 0) FROM messaging_dailyusage WHERE account_id = %s AND day >= %s AND day <= %s),
+  (SELECT COALESCE(SUM(count), 0) FROM messaging_dailyusage WHERE account_id = %s AND day = %s),
+  (SELECT COALESCE(SUM(count), 0) FROM messaging_dailyusage WHERE instance_id = %s AND day = %s),
+  (SELECT COUNT(*) FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s),
+  (SELECT MIN(created_at) FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s),
+  (SELECT COUNT(*) FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s),
+  (SELECT MIN(created_at) FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s),
+  (SELECT COUNT(*) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted AND created_at >= %s),
+  (SELECT MIN(created_at) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted
+     AND created_at >= %s),
+  (SELECT COUNT(*) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted AND created_at >= %s),
+  (SELECT MIN(created_at) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted
+     AND created_at >= %s),
+  (SELECT COUNT(*) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted AND created_at >= %s
+     AND text_hash = %s),
+  (SELECT MIN(created_at) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted
+     AND created_at >= %s AND text_hash = %s)
+"""
+
+
+def _as_datetime(value) -> dt.datetime | None:
+    """SQLite returns datetimes as text (naive UTC); PostgreSQL as aware datetimes."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def usage_snapshot(ctx: GuardContext) -> UsageSnapshot:
+    """Every count the locked checks need, in one statement (this runs while the account's row is locked, so it is
+    raw SQL: the ORM's query building would hold the lock several times longer)."""
+    from django.db import connection
+
+    now = ctx.now
+    today, next_midnight, next_month = local_day_bounds(ctx.account, now)
+    adapt = connection.ops.adapt_datetimefield_value
+    hour, minute = adapt(now - dt.timedelta(hours=1)), adapt(now - dt.timedelta(minutes=1))
+    day_ago, ten_ago = adapt(now - dt.timedelta(hours=24)), adapt(now - dt.timedelta(minutes=10))
+    dup_since = adapt(now - dt.timedelta(seconds=policy.DUPLICATE_WINDOW_SECONDS))
+    account, instance, phone, text = ctx.account.pk, ctx.instance.pk, ctx.phone_hash, ctx.text_hash
+    first, day = today.replace(day=1).isoformat(), today.isoformat()
+    params = [
+        *(account, first, day),
+        *(account, day),
+        *(instance, day),
+        *(instance, hour) * 2,
+        *(instance, minute) * 2,
+        *(account, phone, day_ago) * 2,
+        *(account, phone, ten_ago) * 2,
+        *(account, phone, dup_since, text) * 2,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_SNAPSHOT_SQL, params)
+        row = cursor.fetchone()
+    (month, acct_day, inst_day, h, h_min, m, m_min, rd, rd_min, r10, r10_min, dup, dup_min) = row
+    return UsageSnapshot(
+        local_today=today,
+        next_local_midnight=next_midnight,
+        next_month_start=next_month,
+        account_day=int(acct_day),
+        account_month=int(month),
+        instance_day=int(inst_day),
+        instance_minute=Window(int(m), _as_datetime(m_min)),
+        instance_hour=Window(int(h), _as_datetime(h_min)),
+        recipient_10_minutes=Window(int(r10), _as_datetime(r10_min)),
+        recipient_day=Window(int(rd), _as_datetime(rd_min)),
+        duplicate=Window(int(dup), _as_datetime(dup_min)),
+    )

@@ -1,0 +1,291 @@
+"""The outbound queue: per instance, one message in flight, in order, paced (minimum gap + jitter).
+
+Record, enqueue on commit, claim, sweep: ``send_message`` writes a ``queued`` row and wakes the instance's lane
+after commit; ``lane_run`` claims the lane and then the message with conditional UPDATEs (so two workers can
+never send the same message), calls the provider once, and schedules itself for the next message after the
+pacing gap. A periodic sweep re-wakes lanes whose job was lost and reconciles sends whose outcome is unknown —
+from the provider's history or callbacks, never by resending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+
+from django.db import transaction
+from django.db.models import F, Q
+
+from whatsapp_gateway.instances.models import Instance, InstanceState
+from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.lib.phone import jid_to_e164
+from whatsapp_gateway.messaging import policy
+from whatsapp_gateway.messaging.models import Message, MessageStatus, SendLane, UnmatchedStatus
+from whatsapp_gateway.messaging.services import apply_unmatched_statuses, message_transition
+from whatsapp_gateway.operations import metrics
+from whatsapp_gateway.operations.services import sending_is_enabled
+from whatsapp_gateway.providers.base import InboundMessage, ProviderError, SendResult
+from whatsapp_gateway.providers.registry import get_provider
+
+logger = logging.getLogger(__name__)
+
+LANE_STUCK_AFTER = dt.timedelta(minutes=2)
+WAKEUP_LOST_AFTER = dt.timedelta(minutes=2)
+
+
+def _enqueue(instance_id: int, *, delay: float = 0) -> None:
+    from whatsapp_gateway.messaging import tasks
+
+    if delay > 0:
+        tasks.send_lane_run.schedule(args=(instance_id,), delay=delay)
+    else:
+        tasks.send_lane_run(instance_id)
+
+
+def lane_wake(*, instance_id: int) -> None:
+    """Make sure a job will look at this instance's queue (called after commit). A lane with a message in flight
+    or a wake-up already scheduled needs nothing: it looks at the queue after it releases / wakes."""
+    lane = SendLane.objects.filter(instance_id=instance_id).values("in_flight_id", "wakeup_at").first()
+    if lane is not None and (lane["in_flight_id"] or lane["wakeup_at"]):
+        return
+    _enqueue(instance_id)
+
+
+def _schedule_wakeup(instance_id: int, at: dt.datetime) -> None:
+    changed = SendLane.objects.filter(Q(wakeup_at__isnull=True) | Q(wakeup_at__gt=at), instance_id=instance_id).update(
+        wakeup_at=at
+    )
+    if changed:
+        _enqueue(instance_id, delay=max((at - now()).total_seconds(), 0))
+
+
+def _queue_head(instance_id: int) -> Message | None:
+    return Message.objects.filter(instance_id=instance_id, status=MessageStatus.QUEUED).order_by("id").first()
+
+
+def typing_ms(text: str) -> int:
+    return max(policy.TYPING_MIN_MS, min(policy.TYPING_MAX_MS, len(text) * policy.TYPING_MS_PER_CHAR))
+
+
+def pacing_gap() -> dt.timedelta:
+    return dt.timedelta(seconds=policy.PACING_MIN_GAP_SECONDS + random.uniform(0, policy.PACING_MAX_JITTER_SECONDS))
+
+
+def lane_run(*, instance_id: int) -> str:
+    """Send the instance's next due message, if the lane is free and the pacing gap has passed. Returns what
+    happened (``idle``, ``busy``, ``waiting``, ``unavailable``, ``sent``, ``accepted``, ``retry``, ``failed``,
+    ``lost_claim``) for logs and tests."""
+    lane, _ = SendLane.objects.get_or_create(instance_id=instance_id)
+    SendLane.objects.filter(pk=lane.pk).update(wakeup_at=None)  # this job is the wake-up; clear before reading
+    instance = Instance.objects.select_related("account").filter(pk=instance_id).first()
+    head = _queue_head(instance_id)
+    if instance is None or head is None:
+        return "idle"
+    if instance.deleted_at is not None or instance.state != InstanceState.CONNECTED or instance.is_paused:
+        return "unavailable"  # messages wait; the sweep wakes the lane once the instance is back
+    if not sending_is_enabled():
+        return "unavailable"  # the operator's kill switch: messages wait; re-enabling wakes every lane
+    lane.refresh_from_db()
+    if lane.in_flight_id:
+        return "busy"
+    at = now()
+    due = max(d for d in (lane.next_send_at, head.next_attempt_at, at) if d is not None)
+    if due > at:
+        _schedule_wakeup(instance_id, due)
+        return "waiting"
+    claimed = (
+        SendLane.objects.filter(pk=lane.pk, in_flight__isnull=True)
+        .filter(Q(next_send_at__isnull=True) | Q(next_send_at__lte=at))
+        .update(in_flight=head, in_flight_since=at)
+    )
+    if claimed != 1:
+        return "busy"
+    try:
+        outcome = _send_one(instance, head.pk)
+    finally:
+        next_at = now() + pacing_gap()
+        # Release first, then look at the queue: a message committed meanwhile is seen here or wakes the lane.
+        SendLane.objects.filter(pk=lane.pk).update(in_flight=None, in_flight_since=None, next_send_at=next_at)
+        if Message.objects.filter(instance_id=instance_id, status=MessageStatus.QUEUED).exists():
+            _schedule_wakeup(instance_id, next_at)
+    return outcome
+
+
+def _send_one(instance: Instance, message_pk: int) -> str:
+    at = now()
+    with transaction.atomic():
+        claimed = Message.objects.filter(pk=message_pk, status=MessageStatus.QUEUED).update(
+            status=MessageStatus.SENDING, claimed_at=at, attempts=F("attempts") + 1, next_attempt_at=None
+        )
+        if claimed != 1:
+            return "lost_claim"
+        message = (
+            Message.objects.select_for_update(of=("self",)).select_related("account", "instance").get(pk=message_pk)
+        )
+        message.status = MessageStatus.QUEUED  # for the transition's previous_status
+        message_transition(
+            message,
+            MessageStatus.SENDING,
+            at=at,
+            note=f"attempt {message.attempts}",
+            emit=message.attempts == 1,
+        )
+    provider = get_provider(instance.provider)
+    try:
+        with metrics.provider_call(provider=instance.provider, operation="send_text"):
+            result = provider.send_text(
+                instance,
+                to=message.phone_e164,
+                text=message.text,
+                typing_ms=typing_ms(message.text) if provider.supports_typing else 0,
+            )
+    except ProviderError as exc:
+        return _send_failed(message_pk, code=exc.code, text=exc.message, permanent=exc.permanent)
+    except Exception as exc:  # an adapter bug or a transport error it did not wrap: retry, bounded
+        logger.exception("provider %s raised while sending %s", instance.provider, message.public_id)
+        return _send_failed(message_pk, code="provider_error", text=type(exc).__name__, permanent=False)
+    return _send_accepted(message_pk, result)
+
+
+def _send_accepted(message_pk: int, result: SendResult) -> str:
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",)).select_related("account", "instance").get(pk=message_pk)
+        )
+        message.provider_message_id = result.provider_message_id or ""
+        message.save(update_fields=["provider_message_id", "updated_at"])
+        if result.status == MessageStatus.SENT and message.status == MessageStatus.SENDING:
+            message_transition(message, MessageStatus.SENT)
+        if message.provider_message_id:
+            apply_unmatched_statuses(message)
+    return "sent" if message.status != MessageStatus.SENDING else "accepted"
+
+
+def _send_failed(message_pk: int, *, code: str, text: str, permanent: bool) -> str:
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",)).select_related("account", "instance").get(pk=message_pk)
+        )
+        if message.status != MessageStatus.SENDING:
+            return "lost_claim"
+        if permanent or message.attempts >= policy.SEND_MAX_ATTEMPTS:
+            message_transition(message, MessageStatus.FAILED, error_code=code, error_message=text)
+            return "failed"
+        backoff = policy.SEND_RETRY_BACKOFF_SECONDS[
+            min(message.attempts - 1, len(policy.SEND_RETRY_BACKOFF_SECONDS) - 1)
+        ]
+        at = now()
+        message.status = MessageStatus.QUEUED
+        message.next_attempt_at = at + dt.timedelta(seconds=backoff)
+        message.error_code, message.error_message = code[:60], text[:500]
+        message.history = [
+            *message.history,
+            {
+                "status": MessageStatus.QUEUED,
+                "at": at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+                "note": f"attempt {message.attempts} failed ({code}); retry in {backoff} s",
+            },
+        ]
+        message.save()
+    return "retry"
+
+
+# --- The sweep --------------------------------------------------------------------------------------------------
+
+
+def _reconcile_from_history(message: Message) -> bool:
+    """Look for the message in the provider's recent history (a send whose answer was lost)."""
+    try:
+        events = get_provider(message.instance.provider).fetch_recent_messages(
+            message.instance, since=(message.claimed_at or message.created_at) - dt.timedelta(minutes=1)
+        )
+    except Exception:
+        logger.warning("could not fetch history for %s", message.public_id, exc_info=True)
+        return False
+    for event in events:
+        if not isinstance(event, InboundMessage) or not event.from_me or not event.provider_message_id:
+            continue
+        if jid_to_e164(event.chat_id) == message.phone_e164 and event.text.strip() == message.text:
+            with transaction.atomic():
+                locked = (
+                    Message.objects.select_for_update(of=("self",))
+                    .select_related("account", "instance")
+                    .get(pk=message.pk)
+                )
+                if locked.status != MessageStatus.SENDING or locked.provider_message_id:
+                    return True
+                locked.provider_message_id = event.provider_message_id
+                locked.save(update_fields=["provider_message_id", "updated_at"])
+                message_transition(locked, MessageStatus.SENT, note="found in the provider's history")
+                apply_unmatched_statuses(locked)
+            return True
+    return False
+
+
+def sweep() -> dict[str, int]:
+    """Periodic repair of the queue. Returns counts per action."""
+    at = now()
+    counts = {"released": 0, "reconciled": 0, "unknown_failed": 0, "expired": 0, "woken": 0}
+    # 1. Lanes held by a job that died: reconcile its message from the provider, then free the lane.
+    for lane in SendLane.objects.filter(in_flight__isnull=False, in_flight_since__lt=at - LANE_STUCK_AFTER):
+        message = Message.objects.select_related("instance", "account").filter(pk=lane.in_flight_id).first()
+        if message is not None and message.status == MessageStatus.SENDING and not message.provider_message_id:
+            counts["reconciled"] += int(_reconcile_from_history(message))
+        if SendLane.objects.filter(pk=lane.pk, in_flight_since=lane.in_flight_since).update(
+            in_flight=None, in_flight_since=None
+        ):
+            counts["released"] += 1
+    # 2. Sends whose outcome stayed unknown: fail them (not resent: that could deliver the message twice).
+    cutoff = at - dt.timedelta(minutes=policy.SEND_OUTCOME_UNKNOWN_AFTER_MINUTES)
+    for pk in Message.objects.filter(
+        status=MessageStatus.SENDING, provider_message_id="", claimed_at__lt=cutoff
+    ).values_list("pk", flat=True):
+        message = Message.objects.select_related("instance", "account").get(pk=pk)
+        if message.instance is not None and _reconcile_from_history(message):
+            counts["reconciled"] += 1
+            continue
+        with transaction.atomic():
+            locked = Message.objects.select_for_update(of=("self",)).select_related("account", "instance").get(pk=pk)
+            if locked.status == MessageStatus.SENDING and not locked.provider_message_id:
+                message_transition(
+                    locked,
+                    MessageStatus.FAILED,
+                    error_code="send_outcome_unknown",
+                    error_message="The provider never confirmed this message; it was not resent to avoid a duplicate.",
+                )
+                counts["unknown_failed"] += 1
+    # 3. Queued too long (the instance stayed offline): fail as expired.
+    expiry = at - dt.timedelta(hours=policy.QUEUE_EXPIRY_HOURS)
+    for pk in Message.objects.filter(status=MessageStatus.QUEUED, created_at__lt=expiry).values_list("pk", flat=True):
+        with transaction.atomic():
+            locked = Message.objects.select_for_update(of=("self",)).select_related("account", "instance").get(pk=pk)
+            if locked.status == MessageStatus.QUEUED:
+                message_transition(
+                    locked,
+                    MessageStatus.FAILED,
+                    error_code="expired",
+                    error_message=f"Not sent within {policy.QUEUE_EXPIRY_HOURS} hours (the instance was not connected).",
+                )
+                counts["expired"] += 1
+    # 4. Lanes with due messages whose wake-up job was lost (or never made): wake them.
+    instance_ids = (
+        Message.objects.filter(status=MessageStatus.QUEUED, instance__state=InstanceState.CONNECTED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=at))
+        .values_list("instance_id", flat=True)
+        .distinct()
+    )
+    for instance_id in instance_ids:
+        lane = SendLane.objects.filter(instance_id=instance_id).first()
+        if lane is not None and lane.in_flight_id:
+            continue
+        if lane is not None and lane.wakeup_at and lane.wakeup_at > at - WAKEUP_LOST_AFTER:
+            continue
+        SendLane.objects.filter(instance_id=instance_id).update(wakeup_at=None)
+        _enqueue(instance_id)
+        counts["woken"] += 1
+    # 5. Housekeeping: expired idempotency records and status callbacks that never matched a message.
+    from whatsapp_gateway.messaging.idempotency import idempotency_prune
+
+    idempotency_prune(older_than=at - dt.timedelta(hours=policy.IDEMPOTENCY_TTL_HOURS))
+    UnmatchedStatus.objects.filter(created_at__lt=at - dt.timedelta(days=1)).delete()
+    return counts

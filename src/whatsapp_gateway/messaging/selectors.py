@@ -1,0 +1,88 @@
+"""Messaging reads, always given the account (or the API key, which carries it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+
+from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.lib import errors
+from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.messaging.guard.usage import local_day_bounds
+from whatsapp_gateway.messaging.models import DailyUsage, Message
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def message_get_for_api(*, api_key, public_id: str) -> Message:
+    """The key's account's message; a scoped key sees only its instances' messages. Anything else: 404."""
+    from whatsapp_gateway.apikeys.selectors import api_key_allows_instance
+
+    message = Message.objects.select_related("instance").filter(account=api_key.account, public_id=public_id).first()
+    if message is None:
+        raise errors.NotFound("No such message.")
+    if message.instance_id and not api_key_allows_instance(api_key=api_key, instance_id=message.instance_id):
+        raise errors.NotFound("No such message.")
+    return message
+
+
+def message_status_body(message: Message) -> dict[str, Any]:
+    return {
+        "success": True,
+        "message_id": message.public_id,
+        "log_id": message.log_id,
+        "status": message.status,
+        "instance_id": message.instance.public_id if message.instance else None,
+        "phone": message.phone_e164,
+        "message_purpose": message.purpose,
+        "source": message.source,
+        "dry_run": message.dry_run,
+        "risk_score": message.risk_score,
+        "reasons": list(message.reasons),
+        "blocked_code": message.block_code or None,
+        "error_code": message.error_code or None,
+        "error_message": message.error_message or None,
+        "created_at": _iso(message.created_at),
+        "sent_at": _iso(message.sent_at),
+        "delivered_at": _iso(message.delivered_at),
+        "read_at": _iso(message.read_at),
+        "failed_at": _iso(message.failed_at),
+        "history": [
+            {
+                "status": h.get("status"),
+                "at": h.get("at"),
+                "note": h.get("note"),
+                "error_code": h.get("error_code"),
+                "error_message": h.get("error_message"),
+            }
+            for h in message.history
+        ],
+    }
+
+
+def message_list(*, account: Account) -> QuerySet[Message]:
+    return Message.objects.filter(account=account).select_related("instance", "api_key")
+
+
+def message_get_for_account(*, account: Account, public_id: str) -> Message:
+    from django.http import Http404
+
+    message = message_list(account=account).filter(public_id=public_id).first()
+    if message is None:
+        raise Http404("No such message")
+    return message
+
+
+def account_usage(*, account: Account) -> dict[str, int]:
+    """Accepted messages today (account timezone) and this month."""
+    today, _, _ = local_day_bounds(account, now())
+    totals = DailyUsage.objects.filter(account=account, day__gte=today.replace(day=1), day__lte=today).aggregate(
+        month_total=Sum("count"), day_total=Sum("count", filter=Q(day=today))
+    )
+    return {"day": totals["day_total"] or 0, "month": totals["month_total"] or 0}

@@ -1,0 +1,529 @@
+"""Messaging writes: the one send service every path uses, the message log, and the status lifecycle.
+
+``send_message`` is the only way a message enters the outbound queue: the API, the portal's test send, 3CX replies
+and opt-out confirmations all call it, so no path can skip a guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+
+from whatsapp_gateway.accounts.models import Account, User
+from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.lib import errors
+from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.lib.phone import InvalidPhoneNumber, jid_to_e164, normalize_e164
+from whatsapp_gateway.messaging import guard, policy
+from whatsapp_gateway.messaging.guard.checks import phone_hash
+from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
+from whatsapp_gateway.messaging.guard.risk import risk_assess
+from whatsapp_gateway.messaging.guard.usage import usage_snapshot
+from whatsapp_gateway.messaging.idempotency import (
+    idempotency_claim,
+    idempotency_finish,
+    idempotency_release,
+    request_fingerprint,
+    validate_key,
+)
+from whatsapp_gateway.messaging.models import (
+    STATUS_RANK,
+    GuardDecision,
+    IdempotencyState,
+    LogSequence,
+    Message,
+    MessageSource,
+    MessageStatus,
+    PolicyEvent,
+    UnmatchedStatus,
+)
+from whatsapp_gateway.operations import metrics
+
+logger = logging.getLogger(__name__)
+
+SOURCES = frozenset(s.value for s in MessageSource) - {MessageSource.PHONE.value}
+EVENT_FOR_STATUS = {
+    MessageStatus.SENT: "message.sent",
+    MessageStatus.DELIVERED: "message.delivered",
+    MessageStatus.READ: "message.read",
+    MessageStatus.FAILED: "message.failed",
+}
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What ``send_message`` did. ``status`` is ``queued`` (or ``validated`` for a dry run). A replayed
+    idempotent request carries the first response in ``http_status`` / ``body`` / ``headers``."""
+
+    message_id: str
+    log_id: int | None
+    status: str
+    risk_score: int
+    reasons: list[str]
+    http_status: int = 202
+    headers: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False
+    replay_body: dict[str, Any] | None = None
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self.replay_body is not None:
+            return self.replay_body
+        if self.status == MessageStatus.VALIDATED:
+            return {"success": True, "status": "validated", "risk_score": self.risk_score, "reasons": self.reasons}
+        return {"success": True, "status": self.status, "message_id": self.message_id, "log_id": self.log_id}
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _next_log_id(account_id: int) -> int:
+    """Increment the account's log counter and return it. The UPDATE takes the row lock (PostgreSQL) that
+    serialises every send of the account until the transaction ends; SQLite's IMMEDIATE transaction already
+    holds the database's write lock."""
+    sql = "UPDATE messaging_logsequence SET last_log_id = last_log_id + 1 WHERE account_id = %s RETURNING last_log_id"
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [account_id])
+            row = cursor.fetchone()
+        if row is not None:
+            return int(row[0])
+        LogSequence.objects.get_or_create(account_id=account_id)
+    raise RuntimeError("could not allocate a message log id")
+
+
+def _usage_increment(*, account_id: int, instance_id: int, day: dt.date) -> None:
+    sql = (
+        "INSERT INTO messaging_dailyusage (account_id, instance_id, day, count) VALUES (%s, %s, %s, 1) "
+        "ON CONFLICT (instance_id, day) DO UPDATE SET count = messaging_dailyusage.count + 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account_id, instance_id, day.isoformat()])
+
+
+def _history_entry(status: str, at: dt.datetime, note: str = "", **extra: str) -> dict[str, str]:
+    entry = {"status": status, "at": _iso(at)}
+    if note:
+        entry["note"] = note
+    entry.update({k: v for k, v in extra.items() if v})
+    return entry
+
+
+def send_message(
+    *,
+    account: Account,
+    instance_ref: Instance | str | Any,
+    phone: Any,
+    text: Any,
+    purpose: Any,
+    source: str,
+    api_key=None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    dry_run: bool = False,
+    actor: User | None = None,
+    client_ip: str | None = None,
+) -> SendOutcome:
+    """Run the guard and queue one text message, or raise the ``lib.errors`` block.
+
+    Contract: every call is written to the message log, accepted or blocked (blocked ones never reach a
+    provider). Limits are counted under a lock on the account's log row, so they hold across processes. A dry run
+    runs every guard and records a ``validated`` (or blocked) log entry without queueing or counting.
+    With ``idempotency_key`` the first response is stored and replayed (``SendOutcome.replayed``) for 24 h; a
+    different body raises ``IdempotencyKeyReused``, a still-running original ``IdempotencyInProgress``.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    record = None
+    if idempotency_key is not None:
+        key = validate_key(idempotency_key)
+        if request_hash is None:
+            ref = instance_ref.public_id if isinstance(instance_ref, Instance) else instance_ref
+            request_hash = request_fingerprint(
+                {"instance_id": ref, "phone": phone, "message": text, "message_purpose": purpose, "dry_run": dry_run}
+            )
+        record = idempotency_claim(account=account, key=key, request_hash=request_hash)
+        if record.state == IdempotencyState.COMPLETED:
+            body = record.response_body or {}
+            return SendOutcome(
+                message_id=body.get("message_id", ""),
+                log_id=body.get("log_id"),
+                status=body.get("status", ""),
+                risk_score=body.get("risk_score", 0),
+                reasons=body.get("reasons", []),
+                http_status=record.response_status or 200,
+                headers=dict(record.response_headers or {}),
+                replayed=True,
+                replay_body=body,
+            )
+        idempotency_key = key
+    ctx = GuardContext(
+        account=account,
+        source=source,
+        now=now(),
+        raw_instance_ref=instance_ref,
+        raw_phone=phone,
+        raw_text=text,
+        raw_purpose=purpose,
+        api_key=api_key,
+        dry_run=bool(dry_run),
+    )
+    try:
+        return _guard_and_record(ctx, record=record, actor=actor, client_ip=client_ip, idempotency_key=idempotency_key)
+    except errors.GatewayError:
+        raise
+    except BaseException:
+        if record is not None:
+            idempotency_release(record)
+        raise
+
+
+def _guard_and_record(ctx: GuardContext, *, record, actor, client_ip, idempotency_key) -> SendOutcome:
+    block = guard.run(ctx, guard.UNLOCKED_CHECKS)
+    if block is None:
+        risk_assess(ctx)
+    elif ctx.instance is None and isinstance(ctx.raw_instance_ref, str) and ctx.raw_instance_ref.strip():
+        # Blocked before the instance check: still file the log entry under the instance when it is visible.
+        from whatsapp_gateway.messaging.guard.checks import check_instance
+
+        check_instance(ctx)
+    with transaction.atomic():
+        log_id = _next_log_id(ctx.account.pk)
+        ctx.now = now()  # counts are taken under the lock, against this moment
+        if block is None:
+            ctx.usage = usage_snapshot(ctx)
+            block = guard.run(ctx, guard.LOCKED_CHECKS)
+        message = _message_create(
+            ctx, log_id=log_id, block=block, actor=actor, client_ip=client_ip, key=idempotency_key
+        )
+        if block is None:
+            outcome = SendOutcome(
+                message_id=message.public_id,
+                log_id=message.log_id,
+                status=message.status,
+                risk_score=message.risk_score,
+                reasons=list(message.reasons),
+                http_status=200 if ctx.dry_run else 202,
+                headers=dict(ctx.headers),
+            )
+            if not ctx.dry_run:
+                _usage_increment(account_id=ctx.account.pk, instance_id=ctx.instance.pk, day=ctx.usage.local_today)
+                from whatsapp_gateway.messaging.queue import lane_wake
+
+                instance_id = ctx.instance.pk
+                transaction.on_commit(lambda: lane_wake(instance_id=instance_id), robust=True)
+            if record is not None:
+                idempotency_finish(
+                    record, status=outcome.http_status, body=outcome.body, headers=outcome.headers, message=message
+                )
+        elif record is not None:
+            idempotency_finish(
+                record, status=block.status, body=block.as_body(), headers=block.headers, message=message
+            )
+    if block is not None:
+        metrics.send_recorded(outcome="blocked", code=str(block.code), source=ctx.source)
+        raise block
+    metrics.send_recorded(outcome="validated" if ctx.dry_run else "accepted", source=ctx.source)
+    return outcome
+
+
+def _decision(ctx: GuardContext, block: errors.GatewayError | None) -> str:
+    if block is not None:
+        return GuardDecision.BLOCK
+    if ctx.risk_score >= policy.RISK_REVIEW_THRESHOLD:
+        return GuardDecision.REVIEW
+    return GuardDecision.ALLOW
+
+
+def _message_create(ctx: GuardContext, *, log_id: int, block, actor, client_ip, key) -> Message:
+    decision = _decision(ctx, block)
+    if block is not None:
+        status = MessageStatus.BLOCKED
+    elif ctx.dry_run:
+        status = MessageStatus.VALIDATED
+    else:
+        status = MessageStatus.QUEUED
+    text = ctx.text_for_log
+    instance = ctx.instance
+    message = Message.objects.create(
+        account=ctx.account,
+        log_id=log_id,
+        instance=instance,
+        instance_ref=ctx.instance_ref_text,
+        api_key=ctx.api_key,
+        actor=actor,
+        client_ip=client_ip,
+        source=ctx.source,
+        purpose=ctx.purpose_text,
+        phone_e164=ctx.phone_e164,
+        phone_hash=ctx.phone_hash,
+        text=text,
+        text_hash=ctx.text_hash or (text_fingerprint(text) if text else ""),
+        dry_run=ctx.dry_run,
+        idempotency_key=key or "",
+        status=status,
+        decision=decision,
+        block_code=str(block.code) if block is not None else "",
+        block_message=block.message[:300] if block is not None else "",
+        block_details=block.details if block is not None else {},
+        risk_score=ctx.risk_score,
+        reasons=list(ctx.reasons),
+        counted=status == MessageStatus.QUEUED,
+        provider=instance.provider if instance is not None else "",
+        created_at=ctx.now,
+        history=[_history_entry(status, ctx.now, note=str(block.code) if block is not None else "")],
+    )
+    if decision != GuardDecision.ALLOW and ctx.risk_score >= policy.RISK_REVIEW_THRESHOLD and not ctx.dry_run:
+        PolicyEvent.objects.create(
+            account=ctx.account,
+            instance=instance,
+            message=message,
+            action=decision,
+            risk_score=ctx.risk_score,
+            reasons=list(ctx.reasons),
+            created_at=ctx.now,
+        )
+    return message
+
+
+def message_log_rejection(
+    *,
+    account: Account,
+    source: str,
+    error: errors.GatewayError,
+    api_key=None,
+    client_ip: str | None = None,
+    actor: User | None = None,
+) -> Message:
+    """Log a request refused before its fields could be read (``invalid_json``, ``payload_too_large``, a wrong
+    content type), so the customer sees it in the message log too."""
+    metrics.send_recorded(outcome="blocked", code=str(error.code), source=source)
+    with transaction.atomic():
+        log_id = _next_log_id(account.pk)
+        at = now()
+        return Message.objects.create(
+            account=account,
+            log_id=log_id,
+            api_key=api_key,
+            actor=actor,
+            client_ip=client_ip,
+            source=source,
+            status=MessageStatus.BLOCKED,
+            decision=GuardDecision.BLOCK,
+            block_code=str(error.code),
+            block_message=error.message[:300],
+            block_details=error.details,
+            created_at=at,
+            history=[_history_entry(MessageStatus.BLOCKED, at, note=str(error.code))],
+        )
+
+
+# --- Status lifecycle -----------------------------------------------------------------------------------------------
+
+
+def _status_event_data(message: Message, previous: str) -> dict[str, Any]:
+    return {
+        "message_id": message.public_id,
+        "log_id": message.log_id,
+        "phone": message.phone_e164,
+        "status": message.status,
+        "previous_status": previous,
+        "error_code": message.error_code or None,
+        "error_message": message.error_message or None,
+    }
+
+
+def message_transition(
+    message: Message,
+    to_status: str,
+    *,
+    at: dt.datetime | None = None,
+    error_code: str = "",
+    error_message: str = "",
+    note: str = "",
+    emit: bool = True,
+) -> Message:
+    """Move ``message`` (locked by the caller) to ``to_status``: timestamps, history, the matching webhook event
+    and ``message.status_updated`` in the caller's transaction; a message reaching ``sent`` updates the
+    conversation's outbound counters. No checks here: callers decide whether the move is allowed."""
+    from whatsapp_gateway.webhooks.services import event_emit
+
+    at = at or now()
+    previous = message.status
+    message.status = to_status
+    if to_status in (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ) and message.sent_at is None:
+        message.sent_at = at
+    if to_status in (MessageStatus.DELIVERED, MessageStatus.READ) and message.delivered_at is None:
+        message.delivered_at = at
+    if to_status == MessageStatus.READ:
+        message.read_at = at
+    if to_status == MessageStatus.FAILED:
+        message.failed_at = at
+        message.error_code = (error_code or "failed")[:60]
+        message.error_message = (error_message or "The message could not be sent.")[:500]
+    message.history = [
+        *message.history,
+        _history_entry(to_status, at, note=note, error_code=error_code, error_message=error_message[:200]),
+    ]
+    message.save()
+    reached_sent = STATUS_RANK.get(previous, -1) < STATUS_RANK[MessageStatus.SENT] <= STATUS_RANK.get(to_status, -1)
+    if reached_sent and message.instance_id and message.phone_e164:
+        _conversation_touch_outbound(message, at=at)
+    if emit and message.source != MessageSource.PHONE and message.instance_id:
+        data = _status_event_data(message, previous)
+        instance = message.instance
+        if to_status in EVENT_FOR_STATUS:
+            event_emit(account=message.account, instance=instance, event_type=EVENT_FOR_STATUS[to_status], data=data)
+        event_emit(account=message.account, instance=instance, event_type="message.status_updated", data=data)
+    return message
+
+
+def _conversation_touch_outbound(message: Message, *, at: dt.datetime) -> None:
+    from django.db.models import Q
+
+    from whatsapp_gateway.inbound.models import Contact, Conversation
+
+    contact, _ = Contact.objects.get_or_create(account_id=message.account_id, phone_e164=message.phone_e164)
+    conversation, _ = Conversation.objects.get_or_create(
+        account_id=message.account_id, instance_id=message.instance_id, contact=contact
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(outbound_count=F("outbound_count") + 1)
+    Conversation.objects.filter(
+        Q(last_outbound_at__isnull=True) | Q(last_outbound_at__lt=at), pk=conversation.pk
+    ).update(last_outbound_at=at)
+
+
+def message_apply_status(
+    message: Message,
+    status: str,
+    *,
+    at: dt.datetime | None = None,
+    error_code: str = "",
+    error_message: str = "",
+) -> bool:
+    """Apply a provider-reported status to a locked message. Never moves backwards: ``read`` after ``delivered``
+    is applied, ``delivered`` after ``read`` is ignored; ``failed`` is final and ignored after delivery.
+    Returns whether the status changed."""
+    current = message.status
+    if current in (MessageStatus.FAILED, MessageStatus.BLOCKED, MessageStatus.VALIDATED):
+        return False
+    if status == MessageStatus.FAILED:
+        if STATUS_RANK[current] >= STATUS_RANK[MessageStatus.DELIVERED]:
+            return False
+    elif status not in STATUS_RANK or STATUS_RANK[status] <= STATUS_RANK[current]:
+        return False
+    message_transition(message, status, at=at, error_code=error_code, error_message=error_message)
+    return True
+
+
+def message_status_callback(instance: Instance, event) -> None:
+    """``dispatch`` handler for ``MessageStatusUpdate``: maps by provider message id within the instance. A status
+    for an id not recorded yet (the provider called back before the send finished) is kept and applied when the
+    id is recorded."""
+    status = (event.status or "").lower()
+    if not event.provider_message_id or status not in EVENT_FOR_STATUS:
+        return
+    at = event.occurred_at or now()
+    message = (
+        Message.objects.select_for_update()
+        .filter(instance=instance, provider_message_id=event.provider_message_id)
+        .first()
+    )
+    if message is None:
+        UnmatchedStatus.objects.create(
+            instance=instance,
+            provider_message_id=event.provider_message_id,
+            status=status,
+            error_code=event.error_code[:60],
+            error_message=event.error_message[:500],
+            occurred_at=at,
+        )
+        return
+    message_apply_status(message, status, at=at, error_code=event.error_code, error_message=event.error_message)
+
+
+def apply_unmatched_statuses(message: Message) -> None:
+    """Apply (in lifecycle order) statuses that arrived before ``message`` had its provider id."""
+    pending = list(
+        UnmatchedStatus.objects.filter(instance_id=message.instance_id, provider_message_id=message.provider_message_id)
+    )
+    if not pending:
+        return
+    order = {**STATUS_RANK, MessageStatus.FAILED: 99}
+    for item in sorted(pending, key=lambda p: (order.get(p.status, 0), p.occurred_at)):
+        message_apply_status(
+            message, item.status, at=item.occurred_at, error_code=item.error_code, error_message=item.error_message
+        )
+    UnmatchedStatus.objects.filter(pk__in=[p.pk for p in pending]).delete()
+
+
+def _phone_from(raw: str, default_region: str | None) -> str:
+    if "@" in raw:
+        return jid_to_e164(raw) or ""
+    try:
+        return normalize_e164(raw, default_region)
+    except InvalidPhoneNumber:
+        return ""
+
+
+def message_record_from_phone(
+    *, instance: Instance, to_phone: str, text: str, provider_message_id: str, occurred_at: dt.datetime | None
+) -> Message:
+    """Record a message sent from the paired phone itself (or seen echoed back from the provider) as outbound.
+
+    Idempotent on (instance, provider message id): a message the gateway itself sent is returned unchanged. A
+    gateway send whose outcome was unknown (crash after handing it to the provider) is reconciled here: it gets
+    the id and moves to ``sent`` instead of being recorded twice. Not counted toward limits; emits no webhook.
+    """
+    at = occurred_at or now()
+    account = instance.account
+    phone = _phone_from(to_phone or "", account.default_country)
+    body = (text or "").strip()
+    with transaction.atomic():
+        existing = Message.objects.filter(instance=instance, provider_message_id=provider_message_id).first()
+        if existing is not None and provider_message_id:
+            return existing
+        unknown = (
+            Message.objects.select_for_update()
+            .filter(
+                instance=instance, status=MessageStatus.SENDING, provider_message_id="", phone_e164=phone, text=body
+            )
+            .order_by("id")
+            .first()
+        )
+        if unknown is not None and phone:
+            unknown.provider_message_id = provider_message_id
+            unknown.save(update_fields=["provider_message_id", "updated_at"])
+            message_transition(unknown, MessageStatus.SENT, at=at, note="confirmed by the provider's echo")
+            apply_unmatched_statuses(unknown)
+            return unknown
+        log_id = _next_log_id(account.pk)
+        message = Message.objects.create(
+            account=account,
+            log_id=log_id,
+            instance=instance,
+            instance_ref=instance.public_id,
+            source=MessageSource.PHONE,
+            phone_e164=phone,
+            phone_hash=phone_hash(phone) if phone else "",
+            text=body,
+            text_hash=text_fingerprint(body) if body else "",
+            status=MessageStatus.SENT,
+            decision=GuardDecision.ALLOW,
+            provider=instance.provider,
+            provider_message_id=provider_message_id,
+            created_at=at,
+            sent_at=at,
+            history=[_history_entry(MessageStatus.SENT, at, note="sent from the phone")],
+        )
+        if phone:
+            _conversation_touch_outbound(message, at=at)
+        if provider_message_id:
+            apply_unmatched_statuses(message)
+        return message

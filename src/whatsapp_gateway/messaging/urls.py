@@ -1,0 +1,10 @@
+from django.urls import path
+
+from whatsapp_gateway.messaging import views
+
+app_name = "messaging"
+
+urlpatterns = [
+    path("messages", views.log_view, name="log"),
+    path("messages/<str:message_id>", views.detail_view, name="detail"),
+]

@@ -1,0 +1,219 @@
+"""Portal pages: the message log (filters, detail) and the manage page's test-send and logs tabs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from whatsapp_gateway.accounts.decorators import portal_view
+from whatsapp_gateway.accounts.models import Role
+from whatsapp_gateway.accounts.services import audit_record, client_ip
+from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.instances.tabs import render_tab
+from whatsapp_gateway.lib import errors
+from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
+from whatsapp_gateway.messaging import policy
+from whatsapp_gateway.messaging.forms import MessageFilterForm, TestNumberAddForm, TestNumberVerifyForm, TestSendForm
+from whatsapp_gateway.messaging.guard.checks import phone_hash
+from whatsapp_gateway.messaging.guard.usage import account_tz
+from whatsapp_gateway.messaging.models import TestNumber
+from whatsapp_gateway.messaging.selectors import account_usage, message_get_for_account, message_list
+from whatsapp_gateway.messaging.test_numbers import (
+    TestSendError,
+    portal_tests_today,
+    test_number_add,
+    test_number_remove,
+    test_number_verify,
+    test_send,
+)
+
+PAGE_SIZE = 50
+
+
+def _filtered(account, form: MessageFilterForm):
+    qs = message_list(account=account)
+    if not form.is_bound:
+        return qs
+    if not form.is_valid():
+        return qs.none()  # e.g. an instance that is not the account's: nothing matches
+    data = form.cleaned_data
+    if data.get("instance"):
+        qs = qs.filter(instance__public_id=data["instance"])
+    for field, column in (("status", "status"), ("purpose", "purpose"), ("code", "block_code"), ("source", "source")):
+        if data.get(field):
+            qs = qs.filter(**{column: data[field]})
+    if data.get("decision"):
+        qs = qs.filter(decision=data["decision"])
+    tz = account_tz(account)
+    if data.get("date_from"):
+        qs = qs.filter(created_at__gte=dt.datetime.combine(data["date_from"], dt.time.min, tzinfo=tz))
+    if data.get("date_to"):
+        qs = qs.filter(
+            created_at__lt=dt.datetime.combine(data["date_to"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        )
+    if data.get("phone"):
+        try:
+            qs = qs.filter(phone_hash=phone_hash(normalize_e164(data["phone"], account.default_country)))
+        except InvalidPhoneNumber:
+            qs = qs.none()
+    return qs
+
+
+def _reveal(request: HttpRequest) -> bool:
+    """Admins may show full numbers (``?reveal=1``); each reveal is audit-logged."""
+    if request.GET.get("reveal") != "1" or not request.membership.has_role(Role.ADMIN):
+        return False
+    audit_record(
+        account=request.account,
+        action="message_log.numbers_revealed",
+        request=request,
+        target_type="page",
+        target_id=request.path,
+    )
+    return True
+
+
+@portal_view()
+@require_GET
+def log_view(request: HttpRequest) -> HttpResponse:
+    account = request.account
+    instances = Instance.objects.filter(account=account).order_by("name")
+    form = MessageFilterForm(request.GET or None, instances=instances)
+    page = Paginator(_filtered(account, form), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "messaging/log.html",
+        {
+            "active_nav": "messages",
+            "form": form,
+            "page": page,
+            "reveal": _reveal(request),
+            "can_admin": request.membership.has_role(Role.ADMIN),
+            "usage": account_usage(account=account),
+            "plan": account.plan,
+        },
+    )
+
+
+@portal_view()
+@require_GET
+def detail_view(request: HttpRequest, message_id: str) -> HttpResponse:
+    message = message_get_for_account(account=request.account, public_id=message_id)
+    return render(
+        request,
+        "messaging/detail.html",
+        {
+            "active_nav": "messages",
+            "message": message,
+            "reveal": _reveal(request),
+            "can_admin": request.membership.has_role(Role.ADMIN),
+            "policy_events": message.policy_events.all(),
+        },
+    )
+
+
+# --- Manage-page tabs ------------------------------------------------------------------------------------------------
+
+
+def _tab_url(instance: Instance, tab: str) -> str:
+    return f"{reverse('instances:manage', args=[instance.public_id])}?tab={tab}"
+
+
+def _flash_block(request: HttpRequest, exc: errors.GatewayError) -> None:
+    reasons = exc.details.get("reasons") or []
+    extra = f" ({'; '.join(reasons)})" if reasons else ""
+    messages.error(request, f"Blocked by the guard: {exc.code} — {exc.message}{extra}")
+
+
+def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
+    account = request.account
+    add_form = TestNumberAddForm()
+    send_form = TestSendForm(account=account)
+    verify_form = TestNumberVerifyForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "add":
+                add_form = TestNumberAddForm(request.POST)
+                if add_form.is_valid():
+                    sent = test_number_add(
+                        account=account,
+                        instance=instance,
+                        phone=add_form.cleaned_data["phone"],
+                        label=add_form.cleaned_data["label"],
+                        actor=request.user,
+                        client_ip=client_ip(request),
+                    )
+                    note = f" Sandbox: the code is {sent.code}." if instance.is_sandbox else ""
+                    messages.success(request, f"A 6-digit code was sent to {sent.test_number.phone_e164}.{note}")
+                    return redirect(_tab_url(instance, "test-send"))
+            elif action == "verify":
+                verify_form = TestNumberVerifyForm(request.POST)
+                if verify_form.is_valid():
+                    number = TestNumber.objects.filter(
+                        account=account, public_id=verify_form.cleaned_data["number"]
+                    ).first()
+                    if number is None:
+                        raise TestSendError("No such test number.")
+                    test_number_verify(test_number=number, code=verify_form.cleaned_data["code"], actor=request.user)
+                    messages.success(request, f"{number.phone_e164} is verified; you can send test messages to it.")
+                    return redirect(_tab_url(instance, "test-send"))
+            elif action == "remove":
+                number = TestNumber.objects.filter(account=account, public_id=request.POST.get("number", "")).first()
+                if number is not None:
+                    test_number_remove(test_number=number, actor=request.user)
+                    messages.success(request, f"{number.phone_e164} was removed from your test numbers.")
+                return redirect(_tab_url(instance, "test-send"))
+            elif action == "send":
+                send_form = TestSendForm(request.POST, account=account)
+                if send_form.is_valid():
+                    outcome = test_send(
+                        account=account,
+                        instance=instance,
+                        test_number=send_form.cleaned_data["number"],
+                        text=send_form.cleaned_data["message"],
+                        purpose=send_form.cleaned_data["purpose"],
+                        actor=request.user,
+                        client_ip=client_ip(request),
+                    )
+                    url = reverse("messaging:detail", args=[outcome.message_id])
+                    messages.success(request, f"Queued as message #{outcome.log_id}. Follow it: {url}")
+                    return redirect(_tab_url(instance, "test-send") + f"&sent={outcome.message_id}")
+        except TestSendError as exc:
+            messages.error(request, exc.message)
+            return redirect(_tab_url(instance, "test-send"))
+        except errors.GatewayError as exc:
+            _flash_block(request, exc)
+            return redirect(_tab_url(instance, "test-send"))
+    sent_id = request.GET.get("sent")
+    return render_tab(
+        request,
+        instance,
+        "messaging/tab_test_send.html",
+        {
+            "numbers": TestNumber.objects.filter(account=account),
+            "add_form": add_form,
+            "send_form": send_form,
+            "verify_form": verify_form,
+            "cap": policy.PORTAL_TEST_DAILY_CAP,
+            "used_today": portal_tests_today(account=account),
+            "last_sent": message_list(account=account).filter(public_id=sent_id).first() if sent_id else None,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def logs_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
+    recent = message_list(account=request.account).filter(instance=instance)[:50]
+    return render_tab(
+        request,
+        instance,
+        "messaging/tab_logs.html",
+        {"recent": recent, "log_url": f"{reverse('messaging:log')}?instance={instance.public_id}"},
+    )

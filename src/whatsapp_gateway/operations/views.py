@@ -1,0 +1,75 @@
+"""``/metrics`` (Prometheus, protected) and the operator dashboard in the admin."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from whatsapp_gateway.accounts.services import client_ip
+from whatsapp_gateway.lib.crypto import constant_time_equals
+from whatsapp_gateway.operations import metrics, selectors, services
+from whatsapp_gateway.operations.forms import KillSwitchForm
+
+
+def _metrics_allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer ") and constant_time_equals(header[7:].strip(), token):
+        return True
+    ip = client_ip(request)
+    if not ip or not settings.METRICS_ALLOWED_IPS:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_IPS)
+
+
+@never_cache
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition. Answers 404 (not 401/403) to anyone without the token or an allowed IP."""
+    if not _metrics_allowed(request):
+        raise Http404
+    body, content_type = metrics.render()
+    return HttpResponse(body, content_type=content_type)
+
+
+@never_cache
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operations dashboard",
+        "form": KillSwitchForm(),
+        **selectors.dashboard_data(),
+    }
+    return TemplateResponse(request, "operations/dashboard.html", context)
+
+
+@require_POST
+def kill_switch(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("operations.change_operatorsettings"):
+        raise Http404
+    form = KillSwitchForm(request.POST)
+    if form.is_valid():
+        enabled = form.cleaned_data["enabled"]
+        services.sending_set_enabled(
+            enabled=enabled, actor=request.user, reason=form.cleaned_data["reason"], request=request
+        )
+        if enabled:
+            messages.success(request, "Outbound sending is enabled again; queued messages resume.")
+        else:
+            messages.warning(request, "Outbound sending is DISABLED for every account (kill switch).")
+    return redirect("operations:dashboard")
+
+
+dashboard_view = admin.site.admin_view(dashboard)
+kill_switch_view = admin.site.admin_view(kill_switch)

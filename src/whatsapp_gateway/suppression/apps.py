@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SuppressionConfig(AppConfig):
+    name = "whatsapp_gateway.suppression"
+    label = "suppression"

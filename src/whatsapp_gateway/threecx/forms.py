@@ -1,0 +1,198 @@
+"""Forms of the /integrations/3cx pages."""
+
+from __future__ import annotations
+
+from django import forms
+
+from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
+from whatsapp_gateway.threecx import call_templates
+from whatsapp_gateway.threecx.models import AuthMode, InboundFormat, Integration
+from whatsapp_gateway.threecx.services import parse_allowed_ips
+
+
+def _instances(account: Account):
+    return Instance.objects.filter(account=account, deleted_at__isnull=True).order_by("name")
+
+
+def validate_endpoint_url(url: str) -> str:
+    """The 3CX Webhook URL gets the same safety rules as customer webhooks (https, every address public; the
+    operator's ``GATEWAY_ALLOW_PRIVATE_WEBHOOKS`` relaxes both for development)."""
+    from whatsapp_gateway.webhooks.services import EndpointError, url_check_for_form
+
+    try:
+        return url_check_for_form(url)
+    except EndpointError as exc:
+        raise forms.ValidationError(f"This URL cannot be used: {exc}") from exc
+
+
+class InstanceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Instance) -> str:
+        number = f" · {obj.phone_number}" if obj.phone_number else ""
+        return f"{obj.name}{number} ({obj.get_state_display()})"
+
+
+class IntegrationForm(forms.Form):
+    name = forms.CharField(max_length=120, help_text="For you, e.g. “Head office 3CX”.")
+    default_instance = InstanceChoiceField(
+        queryset=Instance.objects.none(),
+        help_text="The WhatsApp number agents reply from when the 3CX DID is not mapped below.",
+    )
+    endpoint_url = forms.CharField(
+        label="3CX Webhook URL",
+        required=False,
+        max_length=2000,
+        widget=forms.URLInput(
+            attrs={"placeholder": "https://yourcompany.3cx.com/sms/generic/…", "autocomplete": "off"}
+        ),
+        help_text="Copy it from 3CX: SIP trunk → SMS tab → Webhook URL. Customers' WhatsApp messages are posted "
+        "here. Stored encrypted; leave empty to keep the saved one.",
+    )
+    auth_mode = forms.ChoiceField(
+        choices=AuthMode.choices,
+        initial=AuthMode.SECRET,
+        help_text="For native JSON requests. Stock 3CX (Generic SMS) always uses the Bearer API key.",
+    )
+    allowed_ips = forms.CharField(
+        label="Allowed IPs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "203.0.113.10\n198.51.100.0/24"}),
+        help_text="One IP or CIDR per line. Empty allows any address (3CX-hosted PBXs may change address).",
+    )
+    inbound_enabled = forms.BooleanField(
+        label="Inbound: forward customers' WhatsApp messages to 3CX", required=False, initial=True
+    )
+    outbound_enabled = forms.BooleanField(
+        label="Outbound: agents reply on WhatsApp from 3CX", required=False, initial=True
+    )
+    call_event_enabled = forms.BooleanField(label="Call events (missed calls, voicemail, …)", required=False)
+    strict_window = forms.BooleanField(
+        label="Strict conversation window: reply only within 24 h of the customer's last message",
+        required=False,
+        initial=True,
+    )
+    business_name = forms.CharField(
+        max_length=120, required=False, help_text="{{business_name}} in templates; default: your account name."
+    )
+    inbound_format = forms.ChoiceField(choices=InboundFormat.choices, initial=InboundFormat.GENERIC_SMS)
+
+    def __init__(self, *args, account: Account, integration: Integration | None = None, **kwargs) -> None:
+        self.account = account
+        self.integration = integration
+        if integration is not None and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_from(integration)
+        super().__init__(*args, **kwargs)
+        self.fields["default_instance"].queryset = _instances(account)
+        for event_type in call_templates.TEMPLATE_EVENTS:
+            kind = call_templates.EVENT_KINDS[event_type]
+            self.fields[f"tpl_{event_type}_enabled"] = forms.BooleanField(
+                label=f"Send on {kind.label.lower()}", required=False, initial=kind.default_enabled
+            )
+            self.fields[f"tpl_{event_type}_text"] = forms.CharField(
+                label=f"{kind.label} template",
+                required=False,
+                max_length=1000,
+                initial=kind.default_template,
+                widget=forms.Textarea(attrs={"rows": 3, "data-template-preview": event_type}),
+            )
+        if integration is not None:
+            hint = integration.endpoint_url_hint or "not set"
+            self.fields["endpoint_url"].help_text = f"Saved: {hint}. " + self.fields["endpoint_url"].help_text
+
+    @staticmethod
+    def initial_from(integration: Integration) -> dict:
+        initial = {
+            "name": integration.name,
+            "default_instance": integration.default_instance,
+            "auth_mode": integration.auth_mode,
+            "allowed_ips": "\n".join(integration.allowed_ips or []),
+            "inbound_enabled": integration.inbound_enabled,
+            "outbound_enabled": integration.outbound_enabled,
+            "call_event_enabled": integration.call_event_enabled,
+            "strict_window": integration.strict_window,
+            "business_name": integration.business_name,
+            "inbound_format": integration.inbound_format,
+        }
+        for event_type in call_templates.TEMPLATE_EVENTS:
+            enabled, text = call_templates.template_for(integration.templates, event_type)
+            initial[f"tpl_{event_type}_enabled"] = enabled
+            initial[f"tpl_{event_type}_text"] = text
+        return initial
+
+    def template_rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
+        return [
+            (event_type, self[f"tpl_{event_type}_enabled"], self[f"tpl_{event_type}_text"])
+            for event_type in call_templates.TEMPLATE_EVENTS
+        ]
+
+    def clean_endpoint_url(self) -> str:
+        url = self.cleaned_data["endpoint_url"].strip()
+        if not url:
+            return ""
+        return validate_endpoint_url(url)
+
+    def clean_allowed_ips(self) -> list[str]:
+        try:
+            return parse_allowed_ips(self.cleaned_data["allowed_ips"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for event_type in call_templates.TEMPLATE_EVENTS:
+            text = (cleaned.get(f"tpl_{event_type}_text") or "").strip()
+            cleaned[f"tpl_{event_type}_text"] = text
+            unknown = call_templates.unknown_placeholders(text)
+            if unknown:
+                names = ", ".join("{{" + name + "}}" for name in unknown)
+                known = ", ".join("{{" + name + "}}" for name in call_templates.PLACEHOLDERS)
+                self.add_error(f"tpl_{event_type}_text", f"Unknown placeholder {names}. Use {known}.")
+            if cleaned.get(f"tpl_{event_type}_enabled") and not text:
+                self.add_error(f"tpl_{event_type}_text", "An enabled template needs a text.")
+        has_saved_url = bool(self.integration and self.integration.delivery_endpoint_id)
+        if cleaned.get("inbound_enabled") and not cleaned.get("endpoint_url") and not has_saved_url:
+            self.add_error("endpoint_url", "Inbound forwarding needs the 3CX Webhook URL (or turn inbound off).")
+        return cleaned
+
+    def settings_fields(self) -> dict:
+        """Keyword arguments for ``integration_create`` / ``integration_update``."""
+        data = self.cleaned_data
+        templates = {
+            event_type: {"enabled": bool(data[f"tpl_{event_type}_enabled"]), "text": data[f"tpl_{event_type}_text"]}
+            for event_type in call_templates.TEMPLATE_EVENTS
+        }
+        return {
+            "name": data["name"].strip(),
+            "default_instance": data["default_instance"],
+            "auth_mode": data["auth_mode"],
+            "allowed_ips": data["allowed_ips"],
+            "inbound_enabled": data["inbound_enabled"],
+            "outbound_enabled": data["outbound_enabled"],
+            "call_event_enabled": data["call_event_enabled"],
+            "strict_window": data["strict_window"],
+            "business_name": data["business_name"].strip(),
+            "inbound_format": data["inbound_format"],
+            "templates": templates,
+        }
+
+
+class DidMappingForm(forms.Form):
+    did = forms.CharField(
+        label="3CX DID",
+        max_length=32,
+        widget=forms.TextInput(attrs={"placeholder": "+13052314933"}),
+        help_text="A number on the 3CX SMS trunk, E.164.",
+    )
+    instance = InstanceChoiceField(queryset=Instance.objects.none(), label="WhatsApp instance")
+
+    def __init__(self, *args, account: Account, **kwargs) -> None:
+        self.account = account
+        super().__init__(*args, **kwargs)
+        self.fields["instance"].queryset = _instances(account)
+
+    def clean_did(self) -> str:
+        try:
+            return normalize_e164(self.cleaned_data["did"], self.account.default_country)
+        except InvalidPhoneNumber as exc:
+            raise forms.ValidationError("Enter the DID as a full phone number, e.g. +13052314933.") from exc

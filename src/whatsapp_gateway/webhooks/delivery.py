@@ -1,0 +1,259 @@
+"""The delivery engine's HTTP side: request builders per endpoint kind, pinned httpx clients, one attempt.
+
+Reuse by other apps (e.g. 3CX, ``kind="threecx"``)
+-------------------------------------------------
+An :class:`~whatsapp_gateway.webhooks.models.Endpoint` is any destination that receives events durably, with the
+same outbox, claim, retry schedule, ``Retry-After``/``410`` handling, URL safety, per-endpoint concurrency limit and
+delivery log as customer webhooks. What differs per kind is only the request: register a builder once, in your
+``AppConfig.ready()``::
+
+    from whatsapp_gateway.webhooks.delivery import OutgoingRequest, register_kind
+
+    def build_threecx_request(endpoint, event, delivery, timestamp) -> OutgoingRequest:
+        body = json.dumps(envelope_from(event.payload)).encode()
+        return OutgoingRequest(body=body, headers={"Authorization": "Bearer ...", "Content-Type": "application/json"})
+
+    register_kind("threecx", build_threecx_request, accepts=lambda endpoint, event: ...)  # accepts is optional
+
+Then create the endpoint with ``webhooks.services.endpoint_create(account=..., kind="threecx", url=...,
+events=["message.received"], instance=None)`` (``instance=None`` = every instance of the account). Every
+``event_emit`` of a subscribed type creates a delivery for it in the emitting transaction (if ``accepts`` returns
+True); or create one explicitly with ``webhooks.services.delivery_create(endpoint=..., event=...)``. Update it
+with ``endpoint_update`` (URL, events, enabled). The log is at ``webhooks:endpoint_deliveries`` (URL
+``/webhooks/<whk_…>/deliveries``). ``signed_json_request`` builds the customer-style signed request from any JSON
+body, for a "signed native JSON" mode.
+
+Design notes: sync ``httpx.Client`` objects per worker thread (DESIGN.md §6: several small sync clients beat one big
+async pool), each pinned to the address the URL check approved (no DNS rebinding), keep-alive between deliveries
+to the same address, 15 s timeout, redirects never followed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from django.conf import settings
+
+from whatsapp_gateway.lib import urlsafety
+from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.lib.signing import signature_headers
+from whatsapp_gateway.webhooks.models import Delivery, Endpoint, EndpointKind, Event
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_EXCERPT_BYTES = 1024
+_MAX_BODY_READ = 64 * 1024
+
+
+def user_agent() -> str:
+    return f"WhatsAppGateway-Webhooks/{settings.VERSION}"
+
+
+@dataclass(frozen=True)
+class OutgoingRequest:
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+RequestBuilder = Callable[[Endpoint, Event, Delivery, int], OutgoingRequest]
+Accepts = Callable[[Endpoint, Event], bool]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    build: RequestBuilder
+    accepts: Accepts | None
+
+
+_KINDS: dict[str, _Kind] = {}
+
+
+def register_kind(kind: str, build: RequestBuilder, *, accepts: Accepts | None = None) -> None:
+    """Register how requests for endpoints of ``kind`` are built (and, optionally, which events they take)."""
+    _KINDS[kind] = _Kind(build=build, accepts=accepts)
+
+
+def kind_accepts(endpoint: Endpoint, event: Event) -> bool:
+    spec = _KINDS.get(endpoint.kind)
+    return spec is None or spec.accepts is None or spec.accepts(endpoint, event)
+
+
+def endpoint_signing_secrets(endpoint: Endpoint, at: dt.datetime | None = None) -> list[str]:
+    """The current secret, plus the previous one while the 24 h rotation overlap lasts (newest first)."""
+    at = at or now()
+    result = [endpoint.secret]
+    if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > at:
+        result.append(endpoint.previous_secret)
+    return result
+
+
+def canonical_json(payload: dict) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def signed_json_request(
+    endpoint: Endpoint, *, msg_id: str, event_type: str, payload: dict, timestamp: int
+) -> OutgoingRequest:
+    """A JSON body with both signature header sets (CONTRACT.md §5) from the endpoint's secret(s)."""
+    body = canonical_json(payload)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": user_agent(),
+        "X-WhatsApp-Gateway-Event": event_type,
+        **signature_headers(endpoint_signing_secrets(endpoint), msg_id=msg_id, timestamp=timestamp, body=body),
+    }
+    return OutgoingRequest(body=body, headers=headers)
+
+
+def build_customer_request(endpoint: Endpoint, event: Event, delivery: Delivery, timestamp: int) -> OutgoingRequest:
+    # webhook-id is the event id: the same for every retry and every resend of this event.
+    return signed_json_request(
+        endpoint, msg_id=event.public_id, event_type=event.event_type, payload=event.payload, timestamp=timestamp
+    )
+
+
+register_kind(EndpointKind.CUSTOMER, build_customer_request)
+
+
+def build_request(endpoint: Endpoint, event: Event, delivery: Delivery, timestamp: int) -> OutgoingRequest:
+    spec = _KINDS.get(endpoint.kind)
+    if spec is None:
+        raise LookupError(f"no request builder registered for endpoint kind {endpoint.kind!r}")
+    request = spec.build(endpoint, event, delivery, timestamp)
+    headers = {"User-Agent": user_agent(), **request.headers}
+    return OutgoingRequest(body=request.body, headers=headers)
+
+
+# --- Clients: one small pool per worker thread, keyed by the pinned address -------------------------------------
+
+_local = threading.local()
+_MAX_CLIENTS_PER_THREAD = 32
+
+
+def _client_for(checked: urlsafety.CheckedURL) -> httpx.Client:
+    clients: OrderedDict[tuple, httpx.Client] | None = getattr(_local, "clients", None)
+    if clients is None:
+        clients = _local.clients = OrderedDict()
+    key = (checked.scheme, checked.host, checked.port, checked.pinned_ip)
+    client = clients.get(key)
+    if client is not None:
+        clients.move_to_end(key)
+        return client
+    client = urlsafety.pinned_client(checked, timeout=settings.GATEWAY_WEBHOOK_TIMEOUT_SECONDS)
+    clients[key] = client
+    while len(clients) > _MAX_CLIENTS_PER_THREAD:
+        _key, old = clients.popitem(last=False)
+        old.close()
+    return client
+
+
+def close_thread_clients() -> None:
+    clients = getattr(_local, "clients", None) or {}
+    for client in clients.values():
+        client.close()
+    _local.clients = OrderedDict()
+
+
+# --- One attempt ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AttemptResult:
+    """What happened to one attempt. ``outcome``: sent, failed, blocked, gone (410) or throttled (429/503)."""
+
+    delivery: Delivery
+    outcome: str
+    attempted_at: dt.datetime
+    status_code: int | None = None
+    latency_ms: int | None = None
+    excerpt: str = ""
+    error: str = ""
+    retry_after: float | None = None
+
+    @property
+    def is_network_failure(self) -> bool:
+        return self.outcome == "failed" and self.status_code is None
+
+
+def parse_retry_after(value: str | None, *, at: dt.datetime) -> float | None:
+    """Seconds from a ``Retry-After`` header (delay-seconds or an HTTP-date); None when absent or malformed."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - at).total_seconds())
+
+
+def _read_excerpt(response: httpx.Response) -> str:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        if size < RESPONSE_EXCERPT_BYTES:
+            chunks.append(chunk)
+        size += len(chunk)
+        if size > _MAX_BODY_READ:
+            break
+    return b"".join(chunks)[:RESPONSE_EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+def attempt(endpoint: Endpoint, delivery: Delivery, event: Event) -> AttemptResult:
+    """Check the URL, build and send one request. Never raises for network or receiver problems."""
+    attempted_at = now()
+    try:
+        checked = urlsafety.check_url(endpoint.url, allow_private=settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS)
+    except urlsafety.UnsafeURL as exc:
+        return AttemptResult(delivery, "blocked", attempted_at, error=f"blocked: {exc.reason}"[:300])
+    request = build_request(endpoint, event, delivery, int(attempted_at.timestamp()))
+    client = _client_for(checked)
+    started = time.perf_counter()
+    try:
+        with client.stream("POST", checked.url, content=request.body, headers=request.headers) as response:
+            excerpt = _read_excerpt(response)
+            status = response.status_code
+            retry_after_header = response.headers.get("retry-after")
+            location = response.headers.get("location", "")
+    except httpx.TimeoutException:
+        latency = int((time.perf_counter() - started) * 1000)
+        timeout = settings.GATEWAY_WEBHOOK_TIMEOUT_SECONDS
+        return AttemptResult(
+            delivery, "failed", attempted_at, latency_ms=latency, error=f"timed out after {timeout:g} s"
+        )
+    except httpx.HTTPError as exc:
+        latency = int((time.perf_counter() - started) * 1000)
+        return AttemptResult(
+            delivery, "failed", attempted_at, latency_ms=latency, error=f"connection failed: {exc}"[:300] or "error"
+        )
+    latency = int((time.perf_counter() - started) * 1000)
+    result = AttemptResult(delivery, "failed", attempted_at, status_code=status, latency_ms=latency, excerpt=excerpt)
+    if 200 <= status < 300:
+        result.outcome = "sent"
+    elif status == 410:
+        result.outcome = "gone"
+        result.error = "410 Gone: the endpoint was disabled"
+    elif status in (429, 503):
+        result.outcome = "throttled"
+        result.retry_after = parse_retry_after(retry_after_header, at=attempted_at)
+        result.error = f"HTTP {status}" + (f", Retry-After {retry_after_header}" if retry_after_header else "")
+    elif 300 <= status < 400:
+        result.error = f"HTTP {status} redirect not followed" + (f" (Location: {location})" if location else "")
+    else:
+        result.error = f"HTTP {status}"
+    result.error = result.error[:300]
+    return result

@@ -1,0 +1,79 @@
+"""API keys: shown once, stored as a keyed hash, authenticated in one lookup, revocable, audit-logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from whatsapp_gateway.accounts.models import AuditLog
+from whatsapp_gateway.apikeys.models import ApiKey
+from whatsapp_gateway.apikeys.services import api_key_authenticate, api_key_create, api_key_revoke
+from whatsapp_gateway.lib import errors
+from whatsapp_gateway.lib.clock import now
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_full_key_is_returned_once_and_only_its_hash_is_stored(owner_alice):
+    created = api_key_create(account=owner_alice.account, name="CRM", created_by=owner_alice.user)
+    assert created.full_key.startswith("wg_live_") and len(created.full_key) >= 40
+    key = ApiKey.objects.get()
+    assert created.full_key not in (key.key_hash, key.prefix, key.name)
+    assert created.full_key.startswith(key.prefix) and key.public_id.startswith("key_")
+    assert AuditLog.objects.filter(action="api_key.created", target_id=key.public_id).exists()
+    assert created.full_key not in str(AuditLog.objects.values_list("metadata", flat=True)[0])
+
+
+def test_it_authenticates_the_key_and_loads_the_account(owner_alice):
+    created = api_key_create(account=owner_alice.account, name="CRM")
+    key = api_key_authenticate(token=created.full_key, client_ip="10.0.0.1")
+    assert key.account == owner_alice.account
+
+
+@pytest.mark.parametrize("token", ["", "Bearer", "wg_test_abc", "wg_live_wrong", "x" * 300])
+def test_unknown_or_malformed_keys_are_invalid(owner_alice, token):
+    api_key_create(account=owner_alice.account, name="CRM")
+    with pytest.raises(errors.InvalidApiKey):
+        api_key_authenticate(token=token)
+
+
+def test_a_revoked_key_is_refused_as_revoked(owner_alice):
+    created = api_key_create(account=owner_alice.account, name="CRM")
+    api_key_revoke(api_key=created.api_key, revoked_by=owner_alice.user)
+    with pytest.raises(errors.RevokedApiKey):
+        api_key_authenticate(token=created.full_key)
+    assert AuditLog.objects.filter(action="api_key.revoked").count() == 1
+
+
+def test_last_use_is_written_at_most_once_a_minute(owner_alice):
+    created = api_key_create(account=owner_alice.account, name="CRM")
+    start = now()
+    with time_machine.travel(start, tick=False):
+        api_key_authenticate(token=created.full_key, client_ip="10.0.0.1")
+    with time_machine.travel(start + dt.timedelta(seconds=30), tick=False):
+        api_key_authenticate(token=created.full_key, client_ip="10.0.0.2")
+    key = ApiKey.objects.get()
+    assert (key.last_used_at, key.last_used_ip) == (start, "10.0.0.1")
+    with time_machine.travel(start + dt.timedelta(seconds=61), tick=False):
+        api_key_authenticate(token=created.full_key, client_ip="10.0.0.3")
+    key.refresh_from_db()
+    assert key.last_used_ip == "10.0.0.3"
+
+
+def test_a_key_cannot_be_scoped_to_another_accounts_instance(owner_alice, outsider_charlie):
+    from whatsapp_gateway.instances.models import Instance
+
+    theirs = Instance.objects.create(account=outsider_charlie.account, name="x")
+    with pytest.raises(ValueError):
+        api_key_create(account=owner_alice.account, name="CRM", instances=[theirs])
+
+
+def test_demo_creates_a_new_key_each_run(db):
+    from whatsapp_gateway.demo import demo_setup
+
+    first, second = demo_setup(), demo_setup()
+    assert first["api_key"] != second["api_key"]
+    assert first["api_key"].startswith("wg_live_")
+    assert ApiKey.objects.count() == 2

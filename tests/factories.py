@@ -1,0 +1,75 @@
+"""Set-up through services, never by poking rows directly where a service exists."""
+
+from __future__ import annotations
+
+from allauth.account.models import EmailAddress
+
+from whatsapp_gateway.accounts.models import Membership, Module, Plan, User
+from whatsapp_gateway.accounts.services import account_create
+
+PASSWORD = "correct-horse-battery-9"
+
+
+def make_user(email: str, password: str = PASSWORD) -> User:
+    user = User.objects.create_user(username=email, email=email, password=password)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
+def ensure_seeded_plans() -> None:
+    """Transactional tests (live_server, threads) flush the database afterwards, seeded plans included: re-seed."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    importlib.import_module("whatsapp_gateway.accounts.migrations.0002_seed_plans").seed(django_apps, None)
+
+
+def _plan(code: str) -> Plan:
+    plan = Plan.objects.filter(code=code).first()
+    if plan is None:
+        ensure_seeded_plans()
+        plan = Plan.objects.get(code=code)
+    return plan
+
+
+def make_account_with_user(
+    *, email: str, account_name: str, role: str = "owner", plan_code: str = "growth", modules=None
+) -> Membership:
+    user = make_user(email)
+    account = account_create(
+        name=account_name,
+        owner=user,
+        plan=_plan(plan_code),
+        modules=modules if modules is not None else [Module.API_SEND.value, Module.THREECX.value],
+    )
+    return Membership.objects.select_related("account", "user").get(user=user, account=account)
+
+
+def add_member(account, *, email: str, role: str) -> Membership:
+    user = make_user(email)
+    return Membership.objects.create(account=account, user=user, role=role)
+
+
+# --- Instances (sandbox provider) ---------------------------------------------------------------------------------
+
+
+def make_instance(account, *, name: str = "support-line", connected: bool = False):
+    """A sandbox instance created through the services; ``connected=True`` pairs it (connect + simulated scan)."""
+    from whatsapp_gateway.instances.services import instance_create
+
+    instance = instance_create(account=account, name=name, provider="sandbox", any_provider=True)
+    if connected:
+        instance = connect_instance(instance)
+    return instance
+
+
+def connect_instance(instance):
+    """Pair a sandbox instance the way a person does: Connect, then scan the QR code with the simulated phone."""
+    from whatsapp_gateway.instances.services import instance_connect
+    from whatsapp_gateway.providers.sandbox import simulate_scan
+
+    instance = instance_connect(instance=instance)
+    simulate_scan(instance=instance)
+    instance.refresh_from_db()
+    return instance

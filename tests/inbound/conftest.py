@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from tests.inbound.helpers import bare_instance
+
+
+@pytest.fixture
+def alice_instance(owner_alice):
+    return bare_instance(owner_alice.account)
+
+
+@pytest.fixture
+def charlie_instance(outsider_charlie):
+    return bare_instance(outsider_charlie.account, name="charlie-line", phone="+966500000009")
+
+
+@pytest.fixture
+def messaging_services(monkeypatch):
+    return importlib.import_module("whatsapp_gateway.messaging.services")
+
+
+@pytest.fixture
+def sent_confirmations(monkeypatch, messaging_services):
+    """Replaces the send service: records what the opt-out confirmation would send."""
+    calls: list[dict] = []
+
+    class Outcome:
+        def __init__(self, n: int) -> None:
+            self.message_id = f"msg_test{n}"
+
+    def fake_send(**kwargs):
+        calls.append(kwargs)
+        return Outcome(len(calls))
+
+    monkeypatch.setattr(messaging_services, "send_message", fake_send)
+    return calls

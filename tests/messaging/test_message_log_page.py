@@ -1,0 +1,104 @@
+"""The /messages log page: filters, masking, detail with guard decision and history, isolation."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.isolation import assert_other_account_gets_404
+from whatsapp_gateway.accounts.models import AuditLog
+from whatsapp_gateway.lib import errors
+from whatsapp_gateway.messaging.models import Message
+from whatsapp_gateway.messaging.services import send_message
+
+pytestmark = pytest.mark.django_db
+
+
+def send(account, **kw):
+    base = {
+        "instance_ref": "support-line",
+        "phone": "+966501234567",
+        "text": "Your order has shipped.",
+        "purpose": "transactional",
+        "source": "api",
+    }
+    base.update(kw)
+    try:
+        return send_message(account=account, **base)
+    except errors.GatewayError:
+        return None
+
+
+@pytest.fixture
+def log(owner_alice, alice_instance):
+    account = owner_alice.account
+    send(account)
+    send(account, phone="+966501234599", purpose="marketing")
+    send(account, phone="+966501234598", text="Code 1234", purpose="authentication")
+    return Message.objects.filter(account=account)
+
+
+def rows(response):
+    return response.content.decode().count("data-message=")
+
+
+def test_it_lists_every_message_with_masked_numbers(alice_client, log):
+    response = alice_client.get("/messages")
+    page = response.content.decode()
+    assert rows(response) == 3
+    assert "+9665****4567" in page and "+966501234567" not in page
+    assert "message_purpose_not_allowed" in page
+
+
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ("status=blocked", 1),
+        ("status=queued", 2),
+        ("purpose=authentication", 1),
+        ("code=message_purpose_not_allowed", 1),
+        ("phone=0501234567", 1),
+        ("phone=not-a-number", 0),
+        ("instance=nope", 0),
+        ("date_from=2000-01-01&date_to=2100-01-01", 3),
+        ("date_to=2000-01-01", 0),
+    ],
+)
+def test_it_filters(alice_client, log, query, count):
+    assert rows(alice_client.get(f"/messages?{query}")) == count
+
+
+def test_it_filters_by_instance(alice_client, log, alice_instance):
+    assert rows(alice_client.get(f"/messages?instance={alice_instance.public_id}")) == 3
+
+
+def test_admins_can_reveal_numbers_and_it_is_audited(alice_client, log):
+    page = alice_client.get("/messages?reveal=1").content.decode()
+    assert "+966501234567" in page
+    assert AuditLog.objects.filter(action="message_log.numbers_revealed").count() == 1
+
+
+def test_members_cannot_reveal_numbers(bob_client, log):
+    assert "+966501234567" not in bob_client.get("/messages?reveal=1").content.decode()
+
+
+def test_detail_shows_guard_decision_reasons_and_history(alice_client, owner_alice, alice_instance):
+    outcome = send(owner_alice.account, text="Our exclusive offer: a discount on your next visit.")
+    page = alice_client.get(f"/messages/{outcome.message_id}").content.decode()
+    assert "Allowed, recorded for review" in page
+    assert "marketing_language" in page
+    assert 'data-testid="history"' in page and "queued" in page
+
+
+def test_detail_of_a_blocked_message_shows_the_code(alice_client, log):
+    blocked = log.get(status="blocked")
+    page = alice_client.get(f"/messages/{blocked.public_id}").content.decode()
+    assert "message_purpose_not_allowed" in page and "Blocked" in page
+
+
+def test_another_accounts_message_is_404(charlie_client, log):
+    assert_other_account_gets_404(charlie_client, f"/messages/{log.first().public_id}")
+
+
+def test_the_logs_tab_lists_the_instances_messages(alice_client, log, alice_instance):
+    response = alice_client.get(f"/instances/{alice_instance.public_id}/manage?tab=logs")
+    assert response.status_code == 200 and rows(response) == 3

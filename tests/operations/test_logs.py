@@ -1,0 +1,101 @@
+"""Structured logs: redaction of secrets and phone numbers, JSON fields, request ids."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from whatsapp_gateway.operations.logs import JsonFormatter, PlainFormatter, RedactingFilter, log_context, redact
+
+
+@pytest.mark.parametrize(
+    ("raw", "secret", "shown"),
+    [
+        ("key wg_live_AbC123xyz_-987 used", "AbC123xyz_-987", "wg_live_****"),
+        ("secret whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ= set", "c2VjcmV0", "whsec_****"),
+        ("Authorization: Bearer eyJhbGciOi.abc.def", "eyJhbGciOi", "Authorization: ****"),
+        ("calling with bearer eyJhbGciOi.abc.def", "eyJhbGciOi", "bearer ****"),
+        ('{"password": "hunter2-hunter2"}', "hunter2", '"password": "****'),
+        ("login password=s3cr3t-pass&user=x", "s3cr3t", "password=****"),
+        ("callback ?token=abcdef123456", "abcdef123456", "token=****"),
+        ("to +966512344321 ok", "+966512344321", "+9665****4321"),
+        ("jid 966512344321@s.whatsapp.net", "966512344321@", "9665****4321@s.whatsapp.net"),
+        ("bare 966512344321 digits", "966512344321", "9665****4321"),
+        ("ciphertext gAAAAABmZ3Rva2VuLXRva2VuLXRva2Vu", "Rva2VuLXRva2Vu", "gAAAAA****"),
+    ],
+)
+def test_it_masks_secrets_and_phone_numbers(raw, secret, shown):
+    text = redact(raw)
+    assert secret not in text
+    assert shown in text
+
+
+def test_it_keeps_ordinary_numbers_and_ids_readable():
+    text = redact("inst_abc123 took 1763970000 s, log_id 123, status 200, msg_4729384729384")
+    assert text == "inst_abc123 took 1763970000 s, log_id 123, status 200, msg_4729384729384"
+
+
+def _record(msg, *args, **extra):
+    record = logging.LogRecord("whatsapp_gateway.test", logging.INFO, __file__, 1, msg, args, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_the_filter_redacts_format_arguments_too():
+    record = _record("sent to %s with %s", "+966512344321", "wg_live_secretsecret")
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "sent to +9665****4321 with wg_live_****"
+
+
+def test_json_lines_carry_level_logger_context_and_extra_fields_redacted():
+    with log_context(account_id="acc_1", instance_id="inst_2"):
+        line = JsonFormatter().format(_record("hello %s", "+966512344321", phone="+966512344321", count=3))
+    body = json.loads(line)
+    assert body["level"] == "INFO"
+    assert body["logger"] == "whatsapp_gateway.test"
+    assert body["message"] == "hello +9665****4321"
+    assert body["account_id"] == "acc_1" and body["instance_id"] == "inst_2"
+    assert body["phone"] == "+9665****4321"
+    assert body["count"] == 3
+
+
+def test_tracebacks_are_redacted():
+    try:
+        raise ValueError("bad key wg_live_abcdefabcdef for +966512344321")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    for formatter in (JsonFormatter(), PlainFormatter()):
+        text = formatter.format(record)
+        assert "wg_live_abcdefabcdef" not in text
+        assert "+966512344321" not in text
+
+
+def test_a_request_gets_an_id_and_keeps_a_valid_incoming_one(client, db):
+    response = client.get("/healthz")
+    assert len(response["X-Request-ID"]) == 32
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="trace-abc.123")
+    assert response["X-Request-ID"] == "trace-abc.123"
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")
+    assert response["X-Request-ID"] != "bad id\nwith newline"
+
+
+def test_the_access_log_names_the_route_pattern_request_id_and_account(alice_client, caplog):
+    caplog.set_level(logging.INFO, logger="whatsapp_gateway.access")
+    handler = logging.StreamHandler()
+    lines: list[str] = []
+    handler.emit = lambda record: lines.append(JsonFormatter().format(record))  # type: ignore[method-assign]
+    logging.getLogger("whatsapp_gateway.access").addHandler(handler)
+    try:
+        response = alice_client.get("/instances", HTTP_X_REQUEST_ID="req-42")
+    finally:
+        logging.getLogger("whatsapp_gateway.access").removeHandler(handler)
+    assert response.status_code == 200
+    body = json.loads(lines[-1])
+    assert body["request_id"] == "req-42"
+    assert body["route"] == "/instances"
+    assert body["status"] == 200
+    assert body["account_id"].startswith("acc_")

@@ -1,0 +1,119 @@
+"""Secrets never reach the logs: a full flow (login, key creation, API sends, inbound messages and an opt-out,
+provider callbacks, webhook deliveries to a failing receiver, 3CX webhooks, failed authentications) is run with
+every logger at DEBUG through the production log pipeline, and the output is searched for every secret used."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+from django.test import Client
+
+from tests.factories import PASSWORD
+from tests.messaging.conftest import ApiClient, body
+from tests.reliability.cluster import Receiver
+from tests.security.conftest import TALLY
+from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.operations.logs import JsonFormatter, PlainFormatter, RedactingFilter
+from whatsapp_gateway.providers import sandbox
+from whatsapp_gateway.threecx.services import integration_create
+from whatsapp_gateway.webhooks.services import endpoint_create, endpoint_deliver_due
+
+pytestmark = pytest.mark.django_db
+
+RECIPIENT, SENDER, THREECX_CUSTOMER = "+966501234567", "+966507654321", "+966509998877"
+
+
+@pytest.fixture
+def captured_logs():
+    stream = io.StringIO()
+    handlers = []
+    for formatter in (JsonFormatter(), PlainFormatter()):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatter)
+        handler.addFilter(RedactingFilter())
+        handlers.append(handler)
+    root = logging.getLogger()
+    previous = root.level
+    quiet = {name: logging.getLogger(name).level for name in ("django.db.backends", "huey", "httpx", "httpcore")}
+    root.setLevel(logging.DEBUG)
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    for handler in handlers:
+        root.addHandler(handler)
+    yield stream
+    for handler in handlers:
+        root.removeHandler(handler)
+    root.setLevel(previous)
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_no_secret_key_token_password_or_phone_number_is_ever_logged(
+    owner_alice, captured_logs, settings, django_capture_on_commit_callbacks
+):
+    settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS = True
+    secrets: dict[str, str] = {"password": PASSWORD}
+    browser = Client()
+    browser.post("/accounts/login/", {"login": owner_alice.user.email, "password": "wrong-" + PASSWORD})
+    assert browser.post("/accounts/login/", {"login": owner_alice.user.email, "password": PASSWORD}).status_code == 302
+
+    with django_capture_on_commit_callbacks(execute=True):
+        from tests.factories import make_instance
+
+        instance = make_instance(owner_alice.account, name="log-line", connected=True)
+    instance = Instance.objects.get(pk=instance.pk)
+    secrets["callback token"] = instance.callback_token
+
+    page = browser.post("/api-keys", {"name": "CRM"})
+    key = re.search(rb"wg_live_[A-Za-z0-9_\-]+", page.content).group().decode()
+    secrets["api key"] = key
+
+    api = ApiClient(key)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.send(body(instance_id="log-line", phone=RECIPIENT)).status_code == 202
+        api.send(body(instance_id="log-line", phone=RECIPIENT, message_purpose="marketing"))
+        api.send(body(instance_id="log-line", phone=RECIPIENT, dry_run=True))
+    ApiClient(key[:-3] + "xyz").send(body(instance_id="log-line", phone=RECIPIENT))
+
+    receiver = Receiver()
+    receiver.status = 500
+    try:
+        endpoint, whsec = endpoint_create(
+            account=owner_alice.account, instance=instance, url=receiver.url, events=["message.received"]
+        )
+        secrets["webhook secret"] = whsec
+        with django_capture_on_commit_callbacks(execute=True):
+            sandbox.simulate_inbound(instance=instance, from_phone=SENDER, text="Hello, my card is 4111")
+            sandbox.simulate_stop(instance=instance, from_phone=SENDER)
+        endpoint_deliver_due(endpoint_id=endpoint.pk, time_budget=5)
+    finally:
+        receiver.close()
+
+    callback = sandbox.callback_body("message", {"from": SENDER[1:] + "@s.whatsapp.net", "text": "via http"})
+    headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in sandbox.signed_headers(instance, callback).items()}
+    Client().post(f"/providers/sandbox/callback/{instance.callback_token}", callback, "application/json", **headers)
+
+    integration, credentials = integration_create(account=owner_alice.account, name="PBX", default_instance=instance)
+    secrets["3cx secret"], secrets["3cx key"] = credentials.secret, credentials.api_key
+    hook = f"/integrations/3cx/webhook/{integration.public_id}"
+    payload = json.dumps({"event_type": "outbound_message", "to": THREECX_CUSTOMER, "message_text": "Hi"})
+    Client().post(hook, payload, "application/json", HTTP_X_WHATSAPP_GATEWAY_3CX_SECRET=credentials.secret)
+    Client().post(hook, payload, "application/json", HTTP_X_WHATSAPP_GATEWAY_3CX_SECRET=credentials.secret + "x")
+    Client().post(hook, payload, "application/json", HTTP_AUTHORIZATION=f"Bearer {credentials.api_key}")
+
+    output = captured_logs.getvalue()
+    lines = output.count("\n")
+    assert lines > 50, "the flow should have logged something"
+    leaks = {name: value for name, value in secrets.items() if value and value in output}
+    for phone in (RECIPIENT, SENDER, THREECX_CUSTOMER):
+        for form in (phone, phone[1:]):
+            if form in output:
+                leaks[f"phone {phone}"] = form
+    TALLY["logs: lines searched"] += lines
+    TALLY["logs: secrets and numbers searched for"] += len(secrets) + 6
+    TALLY["logs: leaks"] += len(leaks)
+    assert leaks == {}, f"leaked into logs: {sorted(leaks)}"

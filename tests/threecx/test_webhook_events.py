@@ -1,0 +1,224 @@
+"""Native event types and the checks that come before anything is sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.threecx.helpers import connected_instance, customer_wrote
+from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.threecx.models import IntegrationEvent
+from whatsapp_gateway.threecx.services import did_mapping_add, integration_update
+from whatsapp_gateway.webhooks.models import Event
+
+CUSTOMER = "+966512345678"
+
+
+def last_log(integration) -> IntegrationEvent:
+    return IntegrationEvent.objects.filter(integration=integration).order_by("-id").first()
+
+
+def error_of(response) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]
+
+
+@pytest.mark.django_db
+def test_inbound_reply_is_logged_and_sends_nothing(post_native, integration):
+    response = post_native({"event_type": "inbound_reply", "from": CUSTOMER, "message": "thanks"})
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "status": "logged", "event_type": "inbound_reply"}
+    assert last_log(integration).decision == "logged"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("event_type", "status"), [("call_started", "started"), ("queue_event", "queued")])
+def test_logged_call_events_emit_call_received(post_native, integration, alice_instance, event_type, status):
+    response = post_native({"event_type": event_type, "caller": CUSTOMER, "call_id": "c-1", "is_video": True})
+    assert response.status_code == 200
+    assert response.json()["status"] == "logged"
+    event = Event.objects.get(event_type="call.received")
+    assert event.instance == alice_instance
+    assert {k: event.payload[k] for k in ("from", "call_id", "is_video", "status")} == {
+        "from": CUSTOMER,
+        "call_id": "c-1",
+        "is_video": True,
+        "status": status,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("event_type", "webhook_event", "status"),
+    [
+        ("missed_call", "call.missed", "missed"),
+        ("voicemail", "call.missed", "voicemail"),
+        ("after_hours", "call.missed", "after_hours"),
+        ("queue_callback", "call.missed", "callback_requested"),
+        ("call_ended", "call.received", "ended"),
+    ],
+)
+def test_template_call_events_emit_their_customer_webhook_even_when_the_template_is_off(
+    post_native, integration, event_type, webhook_event, status
+):
+    templates = {k: {**v, "enabled": False} for k, v in integration.templates.items()}
+    integration_update(integration=integration, templates=templates)
+    response = post_native({"event_type": event_type, "customer_phone": CUSTOMER})
+    assert response.status_code == 200
+    assert response.json() == {
+        "success": True,
+        "status": "skipped",
+        "reason": "template_disabled",
+        "event_type": event_type,
+    }
+    event = Event.objects.get(event_type=webhook_event)
+    assert event.payload["status"] == status and event.payload["from"] == CUSTOMER
+    assert event.payload["call_id"].startswith("3cx_") and event.payload["is_video"] is False
+
+
+@pytest.mark.django_db
+def test_a_crm_report_of_a_missed_call_type_counts_as_missed_call(post_native, integration):
+    response = post_native({"event_type": "call_ended", "call_type": "Notanswered", "caller": CUSTOMER})
+    # missed_call's template is on by default; the caller never wrote, so strict mode refuses it.
+    assert error_of(response) == (409, "conversation_window_closed")
+    assert last_log(integration).event_type == "missed_call"
+    assert Event.objects.filter(event_type="call.missed").count() == 1
+
+
+@pytest.mark.django_db
+def test_an_outbound_call_that_ended_gets_no_thank_you_template(post_native, integration):
+    templates = {**integration.templates, "call_ended": {"enabled": True, "text": "Thanks for calling"}}
+    integration_update(integration=integration, templates=templates)
+    response = post_native({"event_type": "call_ended", "call_type": "Outbound", "caller": CUSTOMER})
+    assert response.json()["reason"] == "outbound_call"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "event_type",
+    ["missed_call", "call_started", "call_ended", "voicemail", "queue_event", "queue_callback", "after_hours"],
+)
+def test_call_events_are_refused_when_call_events_are_off(post_native, integration, event_type):
+    integration_update(integration=integration, call_event_enabled=False)
+    assert error_of(post_native({"event_type": event_type, "caller": CUSTOMER})) == (403, "call_events_disabled")
+    assert not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_outbound_messages_are_refused_when_outbound_is_off_in_both_forms(post_native, post_generic, integration):
+    integration_update(integration=integration, outbound_enabled=False)
+    native = post_native({"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi"})
+    generic = post_generic({"from": "+13052314933", "to": CUSTOMER, "text": "hi"})
+    assert error_of(native) == (403, "outbound_disabled")
+    assert error_of(generic) == (403, "outbound_disabled")
+
+
+@pytest.mark.django_db
+def test_test_and_inbound_reply_work_with_outbound_and_call_events_off(post_native, integration):
+    integration_update(integration=integration, outbound_enabled=False, call_event_enabled=False)
+    assert post_native({"event_type": "test"}).status_code == 200
+    assert post_native({"event_type": "inbound_reply"}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("event_type", ["outbound_message", "missed_call", "voicemail", "call_started"])
+def test_a_missing_phone_gets_422_missing_phone(post_native, event_type):
+    response = post_native({"event_type": event_type, "message_text": "hi", "to": ""})
+    assert error_of(response) == (422, "missing_phone")
+
+
+@pytest.mark.django_db
+def test_a_missing_phone_on_the_generic_form_gets_422(post_generic):
+    assert error_of(post_generic({"from": "+13052314933", "text": "hi"})) == (422, "missing_phone")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("payload", [{}, {"message_text": "   "}, {"message": ""}])
+def test_a_missing_text_gets_422_missing_message_text(post_native, payload):
+    response = post_native({"event_type": "outbound_message", "to": CUSTOMER, **payload})
+    assert error_of(response) == (422, "missing_message_text")
+
+
+@pytest.mark.django_db
+def test_a_missing_text_on_the_generic_form_gets_422(post_generic):
+    assert error_of(post_generic({"from": "+13052314933", "to": CUSTOMER})) == (422, "missing_message_text")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("alias", ["to", "from", "customer_phone", "caller", "phone"])
+def test_every_phone_alias_is_understood(post_native, integration, alias):
+    response = post_native({"event_type": "outbound_message", alias: CUSTOMER, "message_text": "hi"})
+    # The alias was read (no missing_phone); the closed window is the next check.
+    assert error_of(response) == (409, "conversation_window_closed")
+    assert last_log(integration).phone_masked == "+9665****5678"
+
+
+@pytest.mark.django_db
+def test_an_invalid_phone_names_the_field(post_native):
+    response = post_native({"event_type": "outbound_message", "caller": "12ab", "message_text": "hi"})
+    assert error_of(response) == (422, "validation_error")
+    assert response.json()["details"] == {"field": "caller"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("event_type", [None, "", "sms", 7])
+def test_an_unknown_event_type_is_a_validation_error(post_native, event_type):
+    response = post_native({"event_type": event_type, "to": CUSTOMER})
+    assert error_of(response) == (422, "validation_error")
+    assert response.json()["details"] == {"field": "event_type"}
+
+
+@pytest.mark.django_db
+def test_purpose_unknown_is_not_allowed_for_3cx(post_native, alice_instance):
+    customer_wrote(alice_instance, CUSTOMER)
+    response = post_native(
+        {"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi", "message_purpose": "unknown"}
+    )
+    assert error_of(response) == (422, "message_purpose_not_allowed")
+
+
+@pytest.mark.django_db
+def test_an_unknown_instance_id_is_404_invalid_instance(post_native, outsider_charlie):
+    other = connected_instance(outsider_charlie.account, name="charlie-line", phone="+966500000009")
+    for ref in ("inst_nope", other.public_id, other.name):
+        response = post_native(
+            {"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi", "instance_id": ref}
+        )
+        assert error_of(response) == (404, "invalid_instance")
+
+
+@pytest.mark.django_db
+def test_an_unmapped_did_is_refused_once_dids_are_mapped(post_generic, integration, alice_instance):
+    did_mapping_add(integration=integration, did="+13052314933", instance=alice_instance)
+    response = post_generic({"from": "+13059999999", "to": CUSTOMER, "text": "hi"})
+    assert error_of(response) == (404, "invalid_instance")
+
+
+@pytest.mark.django_db
+def test_the_window_is_closed_when_the_customer_never_wrote(post_native, post_generic):
+    native = post_native({"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi"})
+    generic = post_generic({"from": "+13052314933", "to": CUSTOMER, "text": "hi"})
+    assert error_of(native) == (409, "conversation_window_closed")
+    assert error_of(generic) == (409, "conversation_window_closed")
+
+
+@pytest.mark.django_db
+def test_the_window_is_closed_25_hours_after_the_last_message(post_native, alice_instance):
+    customer_wrote(alice_instance, CUSTOMER, at=now() - dt.timedelta(hours=25))
+    response = post_native({"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi"})
+    assert error_of(response) == (409, "conversation_window_closed")
+    assert response.json()["details"]["last_inbound_at"]
+
+
+@pytest.mark.django_db
+def test_a_message_to_another_instance_does_not_open_the_window(post_native, owner_alice):
+    other = connected_instance(owner_alice.account, name="other-line", phone="+966500000002")
+    customer_wrote(other, CUSTOMER)
+    response = post_native({"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi"})
+    assert error_of(response) == (409, "conversation_window_closed")
+
+
+@pytest.mark.django_db
+def test_the_window_closed_answer_for_a_missed_call_template_is_409(post_native):
+    response = post_native({"event_type": "missed_call", "caller": CUSTOMER})
+    assert error_of(response) == (409, "conversation_window_closed")

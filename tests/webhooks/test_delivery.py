@@ -1,0 +1,246 @@
+"""The delivery worker: retry schedule, Retry-After, 410, 5-day disable, redirects, blocked URLs, leases, sweeper."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core import mail
+
+from whatsapp_gateway.webhooks import services
+from whatsapp_gateway.webhooks.models import (
+    Delivery,
+    DeliveryState,
+    DisabledReason,
+    Endpoint,
+    EndpointLease,
+)
+from whatsapp_gateway.webhooks.services import RETRY_SCHEDULE, endpoint_deliver_due, event_emit
+
+START = dt.datetime(2026, 11, 24, 10, 0, 0, tzinfo=dt.UTC)
+DATA = {"from": "+966512345678", "message_text": "Hello", "message_type": "text"}
+
+
+def emit(instance):
+    return event_emit(account=instance.account, instance=instance, event_type="message.received", data=DATA)
+
+
+def run(endpoint):
+    return endpoint_deliver_due(endpoint_id=endpoint.pk)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+def test_failures_follow_the_retry_schedule_with_jitter_then_fail_for_good(
+    alice_endpoint, alice_instance, httpserver, clock
+):
+    httpserver.expect_request("/hook").respond_with_data("down", status=500)
+    delivery = Delivery.objects.get(event=emit(alice_instance))
+    run(alice_endpoint)
+    for number, base in enumerate(RETRY_SCHEDULE, start=1):
+        delivery.refresh_from_db()
+        assert delivery.state == DeliveryState.PENDING
+        assert delivery.attempts == number
+        waited = (delivery.next_attempt_at - services.now()).total_seconds()
+        assert base * 0.9 <= waited <= base * 1.1, (number, waited)
+        clock.shift(waited - 1)
+        assert run(alice_endpoint).attempted == 0  # not due yet
+        clock.shift(1)
+        assert run(alice_endpoint).attempted == 1
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.FAILED
+    assert delivery.attempts == len(RETRY_SCHEDULE) + 1 == 10
+    assert delivery.attempt_log.count() == 10
+    assert delivery.last_status_code == 500
+    attempt = delivery.attempt_log.first()
+    assert attempt.response_excerpt == "down"
+    assert attempt.latency_ms is not None
+
+
+def test_a_success_after_failures_marks_it_sent_and_resets_the_streak(
+    alice_endpoint, alice_instance, httpserver, clock
+):
+    httpserver.expect_oneshot_request("/hook").respond_with_data("no", status=502)
+    httpserver.expect_request("/hook").respond_with_data("ok", status=204)
+    delivery = Delivery.objects.get(event=emit(alice_instance))
+    run(alice_endpoint)
+    alice_endpoint.refresh_from_db()
+    assert alice_endpoint.failing_since == START
+    clock.shift(6)
+    run(alice_endpoint)
+    delivery.refresh_from_db()
+    alice_endpoint.refresh_from_db()
+    assert delivery.state == DeliveryState.SENT
+    assert delivery.last_status_code == 204
+    assert alice_endpoint.failing_since is None
+    assert alice_endpoint.last_success_at is not None
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured_on_429_and_503(alice_endpoint, alice_instance, httpserver, clock, status):
+    httpserver.expect_oneshot_request("/hook").respond_with_data(
+        "slow down", status=status, headers={"Retry-After": "120"}
+    )
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    first = Delivery.objects.get(event=emit(alice_instance))
+    second = Delivery.objects.get(event=emit(alice_instance))
+    result = run(alice_endpoint)
+    assert result.attempted == 1  # the batch stops at the first throttle answer
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.next_attempt_at == START + dt.timedelta(seconds=120)
+    assert second.attempts == 0
+    clock.shift(60)
+    assert run(alice_endpoint).stopped == "throttled"  # the whole endpoint waits
+    clock.shift(61)
+    assert run(alice_endpoint).attempted == 2
+    assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.SENT}
+
+
+def test_retry_after_as_an_http_date_is_honoured(alice_endpoint, alice_instance, httpserver, clock):
+    httpserver.expect_request("/hook").respond_with_data(
+        "", status=429, headers={"Retry-After": "Tue, 24 Nov 2026 10:10:00 GMT"}
+    )
+    delivery = Delivery.objects.get(event=emit(alice_instance))
+    run(alice_endpoint)
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at == START + dt.timedelta(minutes=10)
+
+
+def test_410_gone_disables_the_endpoint_and_tells_the_owner(
+    alice_endpoint, alice_instance, httpserver, alice_client, django_capture_on_commit_callbacks
+):
+    httpserver.expect_request("/hook").respond_with_data("gone", status=410)
+    with django_capture_on_commit_callbacks(execute=True):
+        event = emit(alice_instance)
+    delivery = Delivery.objects.get(event=event)
+    alice_endpoint.refresh_from_db()
+    assert delivery.state == DeliveryState.FAILED
+    assert not alice_endpoint.is_enabled
+    assert alice_endpoint.disabled_reason == DisabledReason.GONE
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alice@example.com"]
+    page = alice_client.get("/docs")
+    assert b"webhook-disabled-banner" in page.content
+    # a disabled endpoint gets no new deliveries
+    emit(alice_instance)
+    assert Delivery.objects.filter(endpoint=alice_endpoint).count() == 1
+
+
+def test_five_days_of_continuous_failure_disable_the_endpoint(
+    alice_endpoint, alice_instance, httpserver, clock, alice_client, django_capture_on_commit_callbacks
+):
+    httpserver.expect_request("/hook").respond_with_data("broken", status=500)
+    emit(alice_instance)
+    run(alice_endpoint)
+    for _half_day in range(9):
+        clock.shift(12 * 3600)
+        emit(alice_instance)
+        with django_capture_on_commit_callbacks(execute=True):
+            run(alice_endpoint)
+    alice_endpoint.refresh_from_db()
+    assert alice_endpoint.is_enabled  # 4 days 12 hours of failures
+    assert mail.outbox == []
+    clock.shift(12 * 3600)
+    emit(alice_instance)
+    with django_capture_on_commit_callbacks(execute=True):
+        run(alice_endpoint)
+    alice_endpoint.refresh_from_db()
+    assert not alice_endpoint.is_enabled
+    assert alice_endpoint.disabled_reason == DisabledReason.FAILING
+    assert len(mail.outbox) == 1
+    assert "disabled" in mail.outbox[0].subject
+    assert "webhook-disabled-banner" in alice_client.get("/docs").content.decode()
+    # what was still pending fails when the worker next looks
+    run(alice_endpoint)
+    assert not Delivery.objects.filter(endpoint=alice_endpoint, state=DeliveryState.PENDING).exists()
+
+
+def test_a_redirect_is_a_failure_and_is_not_followed(alice_endpoint, alice_instance, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("", status=302, headers={"Location": "http://10.0.0.1/"})
+    httpserver.expect_request("/elsewhere").respond_with_data("should not be reached")
+    delivery = Delivery.objects.get(event=emit(alice_instance))
+    run(alice_endpoint)
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.PENDING and delivery.attempts == 1
+    assert "redirect not followed" in delivery.last_error
+    assert [req.path for req, _ in httpserver.log] == ["/hook"]
+
+
+def test_a_connection_failure_is_recorded_and_retried(owner_alice, alice_instance):
+    endpoint, _ = services.endpoint_create(
+        account=owner_alice.account, instance=alice_instance, url="http://127.0.0.1:9/hook", events=["message.received"]
+    )
+    delivery = Delivery.objects.get(event=emit(alice_instance))
+    endpoint_deliver_due(endpoint_id=endpoint.pk)
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.PENDING
+    assert delivery.last_error.startswith("connection failed")
+    assert delivery.attempt_log.get().status_code is None
+
+
+def test_a_url_that_became_unsafe_is_blocked_at_delivery_time(alice_endpoint, alice_instance, httpserver, settings):
+    settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS = False  # production: the receiver on 127.0.0.1 is not allowed
+    delivery = Delivery.objects.get(event=emit(alice_instance))
+    run(alice_endpoint)
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.BLOCKED
+    assert delivery.last_error.startswith("blocked:")
+    assert delivery.attempt_log.get().outcome == DeliveryState.BLOCKED
+    assert httpserver.log == []
+
+
+def test_an_endpoint_never_has_more_workers_than_its_limit(alice_endpoint, alice_instance, settings, clock):
+    settings.GATEWAY_WEBHOOK_BATCH_SIZE = 1
+    for _ in range(4):
+        emit(alice_instance)
+    first = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    second = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    third = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    assert (first.status, second.status, third.status) == ("claimed", "claimed", "busy")
+    assert first.deliveries[0].pk != second.deliveries[0].pk
+    # a crashed worker's lease runs out and the endpoint is free again
+    clock.shift(settings.GATEWAY_WEBHOOK_LEASE_SECONDS + 1)
+    assert services.delivery_claim_batch(endpoint_id=alice_endpoint.pk).status == "claimed"
+
+
+def test_a_claim_is_a_conditional_update_that_only_one_worker_wins(alice_endpoint, alice_instance, settings):
+    settings.GATEWAY_WEBHOOK_MAX_IN_FLIGHT = 5
+    emit(alice_instance)
+    first = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    second = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    assert first.status == "claimed" and len(first.deliveries) == 1
+    assert second.status == "empty"
+
+
+def test_the_sweeper_re_enqueues_due_deliveries_whose_job_was_lost(
+    alice_endpoint, alice_instance, receiver, clock, django_capture_on_commit_callbacks
+):
+    delivery = Delivery.objects.get(event=emit(alice_instance))  # no on_commit: the job was "lost"
+    assert services.deliveries_sweep() == 0  # within the grace period a job may still be queued
+    clock.shift(31)
+    assert services.deliveries_sweep() == 1  # Huey runs eagerly in tests: the job ran
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.SENT
+
+
+def test_the_sweeper_frees_a_dead_workers_lease(alice_endpoint, alice_instance, receiver, clock, settings):
+    delivery = Delivery.objects.get(event=emit(alice_instance))
+    claim = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    assert claim.status == "claimed"  # ... and the worker is killed here
+    clock.shift(settings.GATEWAY_WEBHOOK_LEASE_SECONDS + 1)
+    services.deliveries_sweep()
+    assert not EndpointLease.objects.exists()
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.SENT
+
+
+def test_pending_deliveries_of_a_deleted_endpoint_go_with_it(alice_endpoint, alice_instance):
+    emit(alice_instance)
+    services.endpoint_delete(endpoint=alice_endpoint)
+    assert not Endpoint.objects.exists()
+    assert not Delivery.objects.exists()
