@@ -170,6 +170,37 @@ def test_a_crash_after_the_provider_accepted_is_reconciled_not_resent(owner_alic
     assert fake_provider.sent == []
 
 
+def test_a_worker_killed_before_the_provider_call_is_requeued_and_sent_once(
+    owner_alice, alice_instance, fake_provider, monkeypatch
+):
+    """The claim committed, then the worker died before calling the provider: a provider whose history lists every
+    send proves it never saw the message, so the sweep puts it back at the head of the queue and it goes out once."""
+    monkeypatch.setattr(type(fake_provider), "sent_history_is_complete", True)
+    message = queue_one(owner_alice.account, alice_instance)
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENDING, claimed_at=now(), attempts=1)
+    SendLane.objects.create(instance=alice_instance, in_flight=message, in_flight_since=now())
+    with time_machine.travel(now() + dt.timedelta(minutes=3), tick=False):
+        counts = queue.sweep()  # re-queues, then wakes the lane (tests run jobs eagerly: it sends at once)
+    message.refresh_from_db()
+    assert counts["requeued"] == 1 and counts["released"] == 1 and counts["unknown_failed"] == 0
+    assert counts["woken"] == 1
+    notes = [(h["status"], h.get("note", "")) for h in message.history]
+    assert [status for status, _ in notes][-3:] == ["queued", "sending", "sent"]
+    assert "re-queued" in notes[-3][1]
+    assert message.status == MessageStatus.SENT and len(fake_provider.sent) == 1
+
+
+def test_without_a_complete_history_an_interrupted_send_is_not_requeued(owner_alice, alice_instance, fake_provider):
+    message = queue_one(owner_alice.account, alice_instance)
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENDING, claimed_at=now(), attempts=1)
+    SendLane.objects.create(instance=alice_instance, in_flight=message, in_flight_since=now())
+    with time_machine.travel(now() + dt.timedelta(minutes=3), tick=False):
+        counts = queue.sweep()
+    message.refresh_from_db()
+    assert counts["requeued"] == 0 and message.status == MessageStatus.SENDING
+    assert fake_provider.sent == []
+
+
 def test_a_send_with_unknown_outcome_fails_without_a_resend(owner_alice, alice_instance, fake_provider):
     message = queue_one(owner_alice.account, alice_instance)
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENDING, claimed_at=now(), attempts=1)

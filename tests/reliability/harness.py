@@ -126,7 +126,7 @@ def _fast_repairs() -> None:
 
     policy.PACING_MIN_GAP_SECONDS = 0.05
     policy.PACING_MAX_JITTER_SECONDS = 0.05
-    queue.LANE_STUCK_AFTER = dt.timedelta(seconds=3)
+    queue.LANE_STUCK_AFTER = dt.timedelta(seconds=6)  # well above a slow send (1 s), even on a loaded machine
     queue.WAKEUP_LOST_AFTER = dt.timedelta(seconds=2)
 
     def sweeper() -> None:

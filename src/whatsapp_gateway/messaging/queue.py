@@ -193,15 +193,23 @@ def _send_failed(message_pk: int, *, code: str, text: str, permanent: bool) -> s
 # --- The sweep --------------------------------------------------------------------------------------------------
 
 
-def _reconcile_from_history(message: Message) -> bool:
-    """Look for the message in the provider's recent history (a send whose answer was lost)."""
+FOUND, ABSENT, UNKNOWN = "found", "absent", "unknown"
+
+
+def _reconcile_from_history(message: Message) -> str:
+    """Look for the message in the provider's recent history (a send whose answer was lost, or a worker killed
+    between claiming the message and calling the provider).
+
+    Returns ``found`` (recorded as sent), ``absent`` (the provider keeps a history and the message is not in it:
+    it was never handed over) or ``unknown`` (no history, or it could not be read)."""
+    provider = get_provider(message.instance.provider)
     try:
-        events = get_provider(message.instance.provider).fetch_recent_messages(
+        events = provider.fetch_recent_messages(
             message.instance, since=(message.claimed_at or message.created_at) - dt.timedelta(minutes=1)
         )
     except Exception:
         logger.warning("could not fetch history for %s", message.public_id, exc_info=True)
-        return False
+        return UNKNOWN
     for event in events:
         if not isinstance(event, InboundMessage) or not event.from_me or not event.provider_message_id:
             continue
@@ -213,24 +221,49 @@ def _reconcile_from_history(message: Message) -> bool:
                     .get(pk=message.pk)
                 )
                 if locked.status != MessageStatus.SENDING or locked.provider_message_id:
-                    return True
+                    return FOUND
                 locked.provider_message_id = event.provider_message_id
                 locked.save(update_fields=["provider_message_id", "updated_at"])
                 message_transition(locked, MessageStatus.SENT, note="found in the provider's history")
                 apply_unmatched_statuses(locked)
-            return True
-    return False
+            return FOUND
+    return ABSENT if provider.sent_history_is_complete else UNKNOWN
+
+
+def _requeue_never_sent(message_pk: int) -> bool:
+    """Put a ``sending`` message that the provider's history proves was never handed over back at the head of its
+    queue (its worker died between the claim and the provider call). Safe: the provider never saw it."""
+    with transaction.atomic():
+        locked = Message.objects.select_for_update(of=("self",)).get(pk=message_pk)
+        if locked.status != MessageStatus.SENDING or locked.provider_message_id:
+            return False
+        at = now()
+        locked.status = MessageStatus.QUEUED
+        locked.next_attempt_at = None
+        locked.history = [
+            *locked.history,
+            {
+                "status": MessageStatus.QUEUED,
+                "at": at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+                "note": f"attempt {locked.attempts} interrupted before the provider received it; re-queued",
+            },
+        ]
+        locked.save(update_fields=["status", "next_attempt_at", "history", "updated_at"])
+    return True
 
 
 def sweep() -> dict[str, int]:
     """Periodic repair of the queue. Returns counts per action."""
     at = now()
-    counts = {"released": 0, "reconciled": 0, "unknown_failed": 0, "expired": 0, "woken": 0}
+    counts = {"released": 0, "reconciled": 0, "requeued": 0, "unknown_failed": 0, "expired": 0, "woken": 0}
     # 1. Lanes held by a job that died: reconcile its message from the provider, then free the lane.
     for lane in SendLane.objects.filter(in_flight__isnull=False, in_flight_since__lt=at - LANE_STUCK_AFTER):
         message = Message.objects.select_related("instance", "account").filter(pk=lane.in_flight_id).first()
         if message is not None and message.status == MessageStatus.SENDING and not message.provider_message_id:
-            counts["reconciled"] += int(_reconcile_from_history(message))
+            outcome = _reconcile_from_history(message)
+            counts["reconciled"] += outcome == FOUND
+            if outcome == ABSENT:
+                counts["requeued"] += _requeue_never_sent(message.pk)
         if SendLane.objects.filter(pk=lane.pk, in_flight_since=lane.in_flight_since).update(
             in_flight=None, in_flight_since=None
         ):
@@ -241,8 +274,12 @@ def sweep() -> dict[str, int]:
         status=MessageStatus.SENDING, provider_message_id="", claimed_at__lt=cutoff
     ).values_list("pk", flat=True):
         message = Message.objects.select_related("instance", "account").get(pk=pk)
-        if message.instance is not None and _reconcile_from_history(message):
+        outcome = _reconcile_from_history(message) if message.instance is not None else UNKNOWN
+        if outcome == FOUND:
             counts["reconciled"] += 1
+            continue
+        if outcome == ABSENT and _requeue_never_sent(pk):
+            counts["requeued"] += 1
             continue
         with transaction.atomic():
             locked = Message.objects.select_for_update(of=("self",)).select_related("account", "instance").get(pk=pk)

@@ -206,6 +206,9 @@ class Provider(ABC):
     supports_pairing_code: ClassVar[bool] = True
     supports_typing: ClassVar[bool] = False
     supports_history: ClassVar[bool] = False  # fetch_recent_messages reads the provider's message history
+    # fetch_recent_messages lists every message the provider accepted, at once: a queued send that is absent from
+    # it was never handed over (its worker died first) and may be re-queued without risking a duplicate.
+    sent_history_is_complete: ClassVar[bool] = False
 
     @abstractmethod
     def create_instance(self, instance: Instance) -> CreateResult: ...

@@ -144,6 +144,7 @@ class SandboxProvider(Provider):
     supports_qr = True
     supports_pairing_code = True
     supports_typing = True
+    sent_history_is_complete = True  # the simulated phone records every send in the same database, synchronously
 
     def create_instance(self, instance: Instance) -> CreateResult:
         SandboxSession.objects.get_or_create(instance=instance)
