@@ -15,6 +15,7 @@ rotate-keys  re-encrypt every secret at rest with the first GATEWAY_ENCRYPTION_K
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import signal
@@ -115,9 +116,21 @@ def _demo_banner(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _is_unspecified(host: str) -> bool:
+    """True for a listen-on-every-interface address, which is no address a browser can open."""
+    try:
+        return not host or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     """Migrate, create the demo data, then run web + worker until Ctrl-C."""
     env = os.environ.copy()
+    # Links in the banner, e-mails and the 3CX page must point at where this server listens, not the default port.
+    if not env.get("GATEWAY_BASE_URL"):
+        host = "127.0.0.1" if _is_unspecified(args.host) else args.host
+        env["GATEWAY_BASE_URL"] = f"http://{host}:{args.port}"
     subprocess.run([sys.executable, "-m", "whatsapp_gateway", "migrate", "--quiet"], check=True, env=env)
     if not args.no_demo:
         subprocess.run([sys.executable, "-m", "whatsapp_gateway", "demo"], check=True, env=env)

@@ -127,7 +127,7 @@ def test_run_serves_answers_probes_and_stops_both_children_on_sigterm(tmp_path):
     log = (tmp_path / "run.log").open("w+")
     process = subprocess.Popen(
         [*cli(), "run", "--port", str(port)],
-        env=embedded_env(tmp_path / "var", GATEWAY_BASE_URL=base),
+        env={k: v for k, v in embedded_env(tmp_path / "var").items() if k != "GATEWAY_BASE_URL"},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -156,6 +156,7 @@ def test_run_serves_answers_probes_and_stops_both_children_on_sigterm(tmp_path):
         output = log.read()
         log.close()
     assert "Login:    demo@example.com" in output, output
+    assert f"Portal:   http://127.0.0.1:{port}/accounts/login/" in output, "links follow --port"
     assert f"WhatsApp Gateway is running on http://127.0.0.1:{port}" in output
 
 
