@@ -418,6 +418,12 @@ def message_apply_status(
             return False
     elif status not in STATUS_RANK or STATUS_RANK[status] <= STATUS_RANK[current]:
         return False
+    else:
+        # A provider may skip a status, or its callback may be lost or arrive late (then it is ignored above):
+        # every message that was delivered was also sent, so subscribers of message.sent must still hear of it.
+        for implied in (MessageStatus.SENT, MessageStatus.DELIVERED):
+            if STATUS_RANK[current] < STATUS_RANK[implied] < STATUS_RANK[status]:
+                message_transition(message, implied, at=at, note=f"implied by {status}")
     message_transition(message, status, at=at, error_code=error_code, error_message=error_message)
     return True
 
