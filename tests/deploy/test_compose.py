@@ -1,16 +1,20 @@
 """docker-compose.yml, Dockerfile and .dockerignore, checked without a Docker engine (none runs in CI).
 
-``tests/deploy/compose.py`` stands in for ``docker compose config``; the image build itself is untested here.
+``tests/deploy/compose.py`` stands in for ``docker compose config``; where a Compose CLI is installed (CI installs
+Debian's ``docker-compose``; ``config`` needs no engine) the real one validates the file too and must agree with the
+stand-in. The image build itself needs a Docker engine and is untested here.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 
 import pytest
+import yaml
 from cryptography.fernet import Fernet
 
 from tests.deploy.compose import ROOT, SAMPLE_ENV, ComposeError, interpolate, resolve
@@ -139,3 +143,45 @@ def test_the_image_checks_health_and_starts_the_gateway_command():
 def test_the_build_context_leaves_out_local_state_and_secrets():
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", "var", ".env", "tests"} <= ignored
+
+
+def _compose_cli() -> list[str] | None:
+    """The real Compose CLI when one is installed: the v2 plugin, else the standalone ``docker-compose``."""
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def _real_compose_config(tmp_path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    # A clean environment and an empty env file: the shell's DATABASE_URL or a developer's .env must not leak in.
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    command = [*_compose_cli(), "--env-file", str(empty), "--profile", "evolution", "--profile", "waha", "config"]
+    clean = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **env}
+    return subprocess.run(command, cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(_compose_cli() is None, reason="no Docker Compose CLI installed (the stand-in checks run instead)")
+def test_the_real_compose_cli_validates_the_file_and_agrees_with_the_stand_in(tmp_path):
+    result = _real_compose_config(tmp_path, SAMPLE_ENV)
+    assert result.returncode == 0, result.stderr
+    real = yaml.safe_load(result.stdout)["services"]
+    ours = resolve(profiles=("evolution", "waha"))["services"]
+    assert set(real) == set(ours)
+    for name, service in ours.items():
+        assert ("healthcheck" in real[name]) == ("healthcheck" in service), name
+        assert {k: str(v) for k, v in (real[name].get("environment") or {}).items()} == {
+            k: str(v) for k, v in (service.get("environment") or {}).items()
+        }, name
+
+
+@pytest.mark.skipif(_compose_cli() is None, reason="no Docker Compose CLI installed")
+def test_the_real_compose_cli_refuses_the_file_without_the_production_secrets(tmp_path):
+    env = {k: v for k, v in SAMPLE_ENV.items() if k != "SECRET_KEY"}
+    result = _real_compose_config(tmp_path, env)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
