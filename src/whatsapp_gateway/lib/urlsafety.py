@@ -218,7 +218,8 @@ def check_url(url: str, *, allow_private: bool = False, resolver: Resolver | Non
             reason = ip_block_reason(address)
             if reason is not None:
                 if literal is None:
-                    reason = f"{host} resolves to {reason}"
+                    # "hooks.example.com resolves to 10.0.0.1, which is in the non-public range 10.0.0.0/8"
+                    reason = f"{host} resolves to {address}, which {reason.removeprefix(address + ' ')}"
                 raise UnsafeURL(reason)
     return CheckedURL(
         url=url.strip(), scheme=scheme, host=host, port=port, addresses=tuple(addresses), pinned_ip=addresses[0]
