@@ -60,6 +60,9 @@ def _web_command(host: str, port: int, workers: int, threads: int) -> list[str]:
         # path, which can hold a callback token) and request id, in the configured LOG_FORMAT.
         "--forwarded-allow-ips",
         os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl): a second web process
+        # on the host takes it over and the first one's stop removes it. Nothing here uses it.
+        "--no-control-socket",
     ]
 
 

@@ -115,3 +115,16 @@ def test_check_deploy_fails_on_a_laptop_configuration(tmp_path):
     )
     assert result.returncode != 0
     assert "DEBUG" in result.stdout + result.stderr
+
+
+def test_the_web_command_is_gunicorn_without_the_per_user_control_socket():
+    """Two web processes of one user (blue/green, a second site) would share ~/.gunicorn/gunicorn.ctl otherwise."""
+    from whatsapp_gateway.cli import _web_command
+
+    command = _web_command("127.0.0.1", 8000, 2, 4)
+    assert command[1:4] == ["-m", "gunicorn", "whatsapp_gateway.wsgi:application"]
+    assert "--no-control-socket" in command
+    help_text = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--no-control-socket" in help_text  # the pinned gunicorn knows the flag

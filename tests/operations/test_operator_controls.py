@@ -3,13 +3,16 @@ force-disconnect, policy-event review, and the dashboard's sections."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.factories import make_instance
 from tests.messaging.conftest import body
 from whatsapp_gateway.accounts.models import AuditLog
+from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import queue
-from whatsapp_gateway.messaging.models import Message, MessageStatus, PolicyEvent
+from whatsapp_gateway.messaging.models import DailyUsage, Message, MessageStatus, PolicyEvent
 from whatsapp_gateway.messaging.services import send_message
 from whatsapp_gateway.operations.services import sending_set_enabled
 
@@ -101,6 +104,78 @@ def send_attempt(membership, instance) -> str:
     except errors.GatewayError as exc:
         return str(exc.code)
     return "queued"
+
+
+def test_an_operator_pausing_an_account_holds_its_queue_and_resuming_sends_it_in_order(
+    operator_client, owner_alice, alice_instance, fake_provider, django_capture_on_commit_callbacks
+):
+    account = owner_alice.account
+    first = _queue_one(account, alice_instance, text="first")
+    _queue_one(account, alice_instance, text="second")
+    url = "/admin/accounts/account/"
+    operator_client.post(url, {"action": "pause", "_selected_action": [account.pk], "index": 0})
+    account.refresh_from_db()
+    # Already-queued messages wait too (not only new sends are refused).
+    assert queue.lane_run(instance_id=alice_instance.pk) == "unavailable"
+    assert send_attempt(owner_alice, alice_instance) == "account_paused"
+    assert fake_provider.sent == []
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        operator_client.post(url, {"action": "resume", "_selected_action": [account.pk], "index": 0})
+    assert callbacks  # the resume woke the account's lanes (run at once here: Huey is immediate in tests)
+    assert [s["text"] for s in fake_provider.sent] == ["first"]  # the next one follows after the pacing gap
+    first.refresh_from_db()
+    assert first.status == MessageStatus.SENT
+
+
+def test_unpausing_an_account_in_its_change_form_wakes_its_queue(
+    operator_client, owner_alice, alice_instance, fake_provider, django_capture_on_commit_callbacks
+):
+    from tests.accounts.test_admin import account_change_data
+
+    account = owner_alice.account
+    _queue_one(account, alice_instance, text="waiting")
+    account.is_paused = True
+    account.paused_reason = "Billing"
+    account.save()
+    assert queue.lane_run(instance_id=alice_instance.pk) == "unavailable"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            f"/admin/accounts/account/{account.pk}/change/", account_change_data(account, paused_reason="")
+        )
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert not account.is_paused
+    assert [s["text"] for s in fake_provider.sent] == ["waiting"]
+
+
+def test_an_operator_adjusts_a_plan_limit_and_the_next_send_obeys_it(
+    operator_client, owner_alice, alice_api, alice_instance
+):
+    account = owner_alice.account
+    account.timezone = "UTC"
+    account.save()
+    plan = account.plan
+    DailyUsage.objects.create(account=account, instance=alice_instance, day=now().astimezone(dt.UTC).date(), count=5)
+
+    def set_daily_limit(limit: int) -> None:
+        data = {
+            "name": plan.name,
+            "code": plan.code,
+            "daily_limit": limit,
+            "monthly_limit": plan.monthly_limit,
+            "max_instances": plan.max_instances,
+        }
+        if plan.is_custom:
+            data["is_custom"] = "on"
+        assert operator_client.post(f"/admin/accounts/plan/{plan.pk}/change/", data).status_code == 302
+
+    set_daily_limit(5)
+    refused = alice_api.send(body())
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "daily_limit_reached"
+    assert refused.json()["details"] == {"limit": 5, "used": 5}
+    set_daily_limit(6)
+    assert alice_api.send(body()).status_code == 202
 
 
 def test_an_operator_force_disconnects_an_instance(operator_client, owner_alice):

@@ -57,6 +57,13 @@ class AccountAdminForm(forms.ModelForm):
 _AUDITED_FIELDS = ("plan", "enabled_modules", "is_paused", "paused_reason", "is_suspended")
 
 
+def _wake_queued(account: Account) -> None:
+    """Resuming a paused account sends its queued messages now, not at the next queue sweep."""
+    from whatsapp_gateway.operations.services import account_lanes_wake_on_commit
+
+    account_lanes_wake_on_commit(account_id=account.pk)
+
+
 def _operator_audit(request, account: Account, action: str, metadata: dict | None = None) -> None:
     audit_record(
         account=account,
@@ -116,6 +123,8 @@ class AccountAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if changes:
             _operator_audit(request, obj, "account.changed_by_operator", {"changed": changes})
+        if changes.get("is_paused", {}).get("to") is False:
+            _wake_queued(obj)
 
     def _bulk(self, request, queryset, action: str, **fields) -> None:
         for account in queryset:
@@ -123,6 +132,8 @@ class AccountAdmin(admin.ModelAdmin):
                 setattr(account, name, value)
             account.save(update_fields=[*fields, "updated_at"])
             _operator_audit(request, account, action)
+            if fields.get("is_paused") is False:
+                _wake_queued(account)
         self.message_user(request, f"{queryset.count()} account(s) updated.")
 
     @admin.action(description="Pause sending for the selected accounts")

@@ -83,6 +83,8 @@ def lane_run(*, instance_id: int) -> str:
         return "idle"
     if instance.deleted_at is not None or instance.state != InstanceState.CONNECTED or instance.is_paused:
         return "unavailable"  # messages wait; the sweep wakes the lane once the instance is back
+    if instance.account.is_paused:
+        return "unavailable"  # a paused account's queue holds too, not only its new sends; resuming wakes it
     if not sending_is_enabled():
         return "unavailable"  # the operator's kill switch: messages wait; re-enabling wakes every lane
     lane.refresh_from_db()

@@ -68,18 +68,22 @@ def sending_set_enabled(
     return row
 
 
-def _wake_all_lanes() -> None:
-    """After sending is re-enabled: wake every instance that has queued messages, in order, right away."""
+def _wake_all_lanes(account_id: int | None = None) -> None:
+    """After sending is re-enabled (for everyone, or for one account): wake every instance that has queued
+    messages, in order, right away instead of at the next sweep."""
     from whatsapp_gateway.messaging.models import Message, MessageStatus
     from whatsapp_gateway.messaging.queue import lane_wake
 
-    instance_ids = (
-        Message.objects.filter(status=MessageStatus.QUEUED, instance__isnull=False)
-        .values_list("instance_id", flat=True)
-        .distinct()
-    )
-    for instance_id in instance_ids:
+    queued = Message.objects.filter(status=MessageStatus.QUEUED, instance__isnull=False)
+    if account_id is not None:
+        queued = queued.filter(account_id=account_id)
+    for instance_id in queued.values_list("instance_id", flat=True).distinct():
         lane_wake(instance_id=instance_id)
+
+
+def account_lanes_wake_on_commit(*, account_id: int) -> None:
+    """An operator resumed a paused account: its queued messages go out once the change is committed."""
+    transaction.on_commit(lambda: _wake_all_lanes(account_id), robust=True)
 
 
 @transaction.atomic
