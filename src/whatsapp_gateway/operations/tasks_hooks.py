@@ -23,8 +23,44 @@ def _task_name(task) -> str:
     return getattr(task, "name", type(task).__name__)
 
 
+# Jobs about one instance or one webhook endpoint, and the argument holding its primary key: their log lines carry
+# that instance's (or endpoint's) public id and its account's, so an operator can follow one instance across workers.
+_SUBJECTS: dict[str, tuple[str, str]] = {
+    "send_lane_run": ("instance", "instance_id"),
+    "provider_history_reconcile_task": ("instance", "instance_pk"),
+    "sandbox_qr_rotate_task": ("instance", "instance_pk"),
+    "webhook_deliver": ("endpoint", "endpoint_id"),
+}
+
+
+def _subject_fields(task) -> dict[str, str]:
+    """``account_id`` / ``instance_id`` (/ ``endpoint_id``) of the job's subject; empty when unknown."""
+    spec = _SUBJECTS.get(_task_name(task))
+    if spec is None:
+        return {}
+    kind, name = spec
+    try:
+        args, kwargs = task.data or ((), {})
+        pk = kwargs.get(name, args[0] if args else None)
+        if pk is None:
+            return {}
+        if kind == "instance":
+            from whatsapp_gateway.instances.models import Instance
+
+            row = Instance.objects.filter(pk=pk).values_list("account__public_id", "public_id").first()
+            return {"account_id": row[0], "instance_id": row[1]} if row else {}
+        from whatsapp_gateway.webhooks.models import Endpoint
+
+        row = (
+            Endpoint.objects.filter(pk=pk).values_list("account__public_id", "instance__public_id", "public_id").first()
+        )
+        return {"account_id": row[0], "instance_id": row[1], "endpoint_id": row[2]} if row else {}
+    except Exception:  # log context must never stop a job (e.g. the database is briefly unreachable)
+        return {}
+
+
 def _on_executing(signal, task, *args, **kwargs) -> None:
-    token = logs.push_context(job=_task_name(task), job_id=getattr(task, "id", None))
+    token = logs.push_context(job=_task_name(task), job_id=getattr(task, "id", None), **_subject_fields(task))
     _stack().append((getattr(task, "id", None), time.perf_counter(), token))
 
 
