@@ -317,6 +317,13 @@ def add_webhook_listen_parser(sub) -> None:
     add_parser(sub)
 
 
+# --- 3CX: a fake 3CX for trying the integration locally (threecx app) ---------------------------------------------
+def add_fake_3cx_parser(sub) -> None:
+    from whatsapp_gateway.threecx.fake3cx import add_parser
+
+    add_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whatsapp-gateway", description="WhatsApp Gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -364,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_simulate_parser(sub)
     add_webhook_listen_parser(sub)
+    add_fake_3cx_parser(sub)
     return parser
 
 

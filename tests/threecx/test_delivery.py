@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from tests.threecx.fake_3cx import Fake3CX
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.threecx.delivery import build_threecx_request
+from whatsapp_gateway.threecx.fake3cx import Fake3CX
 from whatsapp_gateway.threecx.models import IntegrationEvent, IntegrationStatus
 from whatsapp_gateway.threecx.services import (
     did_mapping_add,

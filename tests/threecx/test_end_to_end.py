@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import make_instance
-from tests.threecx.fake_3cx import Fake3CX
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.providers import sandbox
 from whatsapp_gateway.providers.models import SandboxMessage
+from whatsapp_gateway.threecx.fake3cx import Fake3CX
 from whatsapp_gateway.threecx.services import did_mapping_add, integration_create, integration_update
 from whatsapp_gateway.webhooks.models import Event
 

@@ -11,11 +11,11 @@ import pytest
 import time_machine
 
 from tests.factories import make_instance
-from tests.threecx.fake_3cx import Fake3CX
 from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.providers import sandbox
 from whatsapp_gateway.threecx.delivery import threecx_deliveries_sync
+from whatsapp_gateway.threecx.fake3cx import Fake3CX
 from whatsapp_gateway.threecx.models import IntegrationEvent
 from whatsapp_gateway.threecx.services import did_mapping_add, integration_create, integration_update
 from whatsapp_gateway.webhooks.models import Delivery

@@ -1,5 +1,6 @@
-"""A fake 3CX for tests and local demos: it receives what the gateway posts to the "3CX Webhook URL" and plays
-3CX's side of the stock Generic SMS provider (and the native JSON form) against the gateway.
+"""``whatsapp-gateway fake-3cx``: a fake 3CX for trying the 3CX integration locally and for tests. It receives what
+the gateway posts to the "3CX Webhook URL" and plays 3CX's side of the stock Generic SMS provider (and the native
+JSON form) against the gateway. Framework-free: no Django settings needed.
 
 In tests::
 
@@ -11,9 +12,9 @@ In tests::
 
 From a shell (the demo in the README)::
 
-    python -m tests.threecx.fake_3cx serve --port 8701                # prints every request it receives
-    python -m tests.threecx.fake_3cx sms --provider-url URL --api-key KEY --from +1305… --to +9665… --text "Hi"
-    python -m tests.threecx.fake_3cx native --provider-url URL --secret SECRET --sign \\
+    whatsapp-gateway fake-3cx serve --port 8701                 # prints every request it receives
+    whatsapp-gateway fake-3cx sms --provider-url URL --api-key KEY --from +1305… --to +9665… --text "Hi"
+    whatsapp-gateway fake-3cx native --provider-url URL --secret SECRET --sign \\
         --json '{"event_type": "missed_call", "caller": "+9665…"}'
 """
 
@@ -55,6 +56,9 @@ class Fake3CX:
         self.received: list[Received] = []
         self.responses: deque[tuple[int, dict]] = deque()
         self.echo = echo
+        self.default_status = 200
+        self.secret = ""  # when set, ``echo`` also says whether a native JSON delivery's signature is valid
+        self.log_path = ""  # when set, every request is appended to this file as one JSON line
         self._lock = threading.Condition()
         fake = self
 
@@ -65,10 +69,12 @@ class Fake3CX:
                 item = Received("POST", self.path, {k: v for k, v in self.headers.items()}, body)
                 with fake._lock:
                     fake.received.append(item)
-                    status, answer = fake.responses.popleft() if fake.responses else (200, {"ok": True})
+                    status, answer = fake.responses.popleft() if fake.responses else (fake.default_status, {"ok": True})
                     fake._lock.notify_all()
                 if fake.echo:
                     fake._print(item)
+                if fake.log_path:
+                    fake._log(item)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -123,15 +129,27 @@ class Fake3CX:
                 self._lock.wait(remaining)
             return list(self.received)
 
-    @staticmethod
-    def _print(item: Received) -> None:
+    def _log(self, item: Received) -> None:
+        line = {
+            "method": item.method,
+            "path": item.path,
+            "headers": item.headers,
+            "body": item.body.decode("utf-8", "replace"),
+        }
+        with self._lock, open(self.log_path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def _print(self, item: Received) -> None:
         shown = {k: v for k, v in item.headers.items() if k.lower().startswith(("content-type", "x-whatsapp", "user"))}
         try:
             body: Any = item.json
         except ValueError:
             body = item.body.decode("utf-8", "replace")
         print(f"--- fake 3CX received {item.method} {item.path}", flush=True)
-        print(json.dumps({"headers": shown, "body": body}, indent=2, ensure_ascii=False), flush=True)
+        report: dict[str, Any] = {"headers": shown, "body": body}
+        if self.secret:
+            report["signature"] = verify_native(self.secret, item)
+        print(json.dumps(report, indent=2, ensure_ascii=False), flush=True)
 
     # --- 3CX's side against the gateway --------------------------------------------------------------------------
 
@@ -159,43 +177,81 @@ class Fake3CX:
         return httpx.post(provider_url, content=body, headers=headers, timeout=15)
 
 
-def _show(response: httpx.Response) -> None:
+def _show(response: httpx.Response) -> int:
     print(f"HTTP {response.status_code}")
     try:
         print(json.dumps(response.json(), indent=2, ensure_ascii=False))
     except ValueError:
         print(response.text)
+    return 0 if response.is_success else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fake_3cx", description="A fake 3CX for trying the 3CX integration locally")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="receive the gateway's posts to the 3CX Webhook URL and print them")
+def verify_native(secret: str, item: Received) -> str:
+    """How a custom middleware checks a signed native JSON delivery: HMAC-SHA256(secret, timestamp + "." + body)."""
+    headers = {k.lower(): v for k, v in item.headers.items()}
+    timestamp = headers.get("x-whatsapp-gateway-timestamp")
+    if not timestamp:
+        return "unsigned (Generic SMS envelope: 3CX authenticates by the secret URL token)"
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + item.body, hashlib.sha256).hexdigest()
+    given = headers.get("x-whatsapp-gateway-signature", "").removeprefix("sha256=")
+    return "valid" if hmac.compare_digest(given, expected) else "INVALID"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """``whatsapp-gateway fake-3cx serve|sms|native``."""
+    parser = sub.add_parser("fake-3cx", help="a fake 3CX for trying the 3CX integration locally")
+    actions = parser.add_subparsers(dest="fake_3cx_action", required=True)
+    serve = actions.add_parser("serve", help="receive the gateway's posts to the 3CX Webhook URL and print them")
     serve.add_argument("--port", type=int, default=8701)
-    sms = sub.add_parser("sms", help="send an agent reply the way stock 3CX (Generic SMS provider) does")
-    sms.add_argument("--provider-url", required=True)
-    sms.add_argument("--api-key", required=True)
+    serve.add_argument("--status", type=int, default=200, help="HTTP status to answer (e.g. 503 to watch retries)")
+    serve.add_argument("--secret", default="", help="tcxs_… to check the signature of native JSON deliveries")
+    serve.add_argument("--log", default="", help="also append one JSON line per request to this file")
+    sms = actions.add_parser("sms", help="send an agent reply the way stock 3CX (Generic SMS provider) does")
+    sms.add_argument("--provider-url", required=True, help="the Provider URL shown on the integration page")
+    sms.add_argument("--api-key", required=True, help="the tcxk_… API key")
     sms.add_argument("--from", dest="from_", required=True, help="the 3CX DID, E.164")
     sms.add_argument("--to", required=True, help="the customer, E.164")
     sms.add_argument("--text", required=True)
-    native = sub.add_parser("native", help="send native JSON with the integration secret")
-    native.add_argument("--provider-url", required=True)
-    native.add_argument("--secret", required=True)
+    native = actions.add_parser("native", help="send native JSON with the integration secret")
+    native.add_argument("--provider-url", required=True, help="the Provider URL shown on the integration page")
+    native.add_argument("--secret", required=True, help="the tcxs_… secret")
     native.add_argument("--json", required=True, help="the JSON body")
     native.add_argument("--sign", action="store_true", help="add the timestamp + HMAC signature headers")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=run)
 
-    if args.command == "serve":
-        pbx = Fake3CX(port=args.port, echo=True)
-        print(f"fake 3CX listening on {pbx.url('/sms/generic/<token>')} (Ctrl-C to stop)", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            pbx.server.serve_forever()
-        return 0
-    if args.command == "sms":
-        _show(Fake3CX.post_generic_sms(args.provider_url, args.api_key, from_=args.from_, to=args.to, text=args.text))
-        return 0
-    _show(Fake3CX.post_native(args.provider_url, args.secret, json.loads(args.json), sign=args.sign))
+
+def run(args: argparse.Namespace) -> int:
+    if args.fake_3cx_action == "serve":
+        return serve(args.port, status=args.status, secret=args.secret, log_path=args.log)
+    if args.fake_3cx_action == "sms":
+        response = Fake3CX.post_generic_sms(
+            args.provider_url, args.api_key, from_=args.from_, to=args.to, text=args.text
+        )
+        sys.exit(_show(response))
+    try:
+        payload = json.loads(args.json)
+    except ValueError as exc:
+        sys.exit(f"error: --json is not valid JSON ({exc})")
+    sys.exit(_show(Fake3CX.post_native(args.provider_url, args.secret, payload, sign=args.sign)))
+
+
+def serve(port: int, *, status: int = 200, secret: str = "", log_path: str = "") -> int:
+    pbx = Fake3CX(port=port, echo=True)
+    pbx.default_status = status
+    pbx.secret = secret
+    pbx.log_path = log_path
+    print(f"fake 3CX listening on {pbx.url('/sms/generic/<token>')} answering {status} (Ctrl-C to stop)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        pbx.server.serve_forever()
+    pbx.server.server_close()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fake_3cx")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["fake-3cx", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
 
 
 if __name__ == "__main__":
