@@ -3,6 +3,10 @@
 Properties: arbitrary JSON (fully random, and shaped like each provider's envelope with real field names and event
 names) never raises out of ``parse_callback`` and always yields normalised events; a body that is not JSON is
 refused with ``CallbackRejected`` (400) and nothing else; an unknown event is ignored and counted.
+
+The parsers keep a last-resort ``except`` that logs "could not be parsed" and drops the callback; here that net
+counts as a failure (``no_safety_net``), so the property is that the handlers themselves are total, not merely that
+the net catches what they throw.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from hypothesis import strategies as st
 from tests.providers.conftest import make_instance
 from tests.providers.fakes.waha import WahaSession
 from tests.providers.helpers import IgnoredCounter
+from whatsapp_gateway.providers import cloud, evolution, waha
 from whatsapp_gateway.providers.base import CallbackRejected, NormalisedEvent
 from whatsapp_gateway.providers.registry import get_provider
 
@@ -215,6 +220,20 @@ def envelopes(provider: str):
     return st.fixed_dictionaries(
         {"event": event, "session": st.just("acme-01"), "payload": json_values, "me": json_values, "id": json_values}
     )
+
+
+@pytest.fixture(autouse=True)
+def no_safety_net(monkeypatch):
+    """Fail when a parser falls back to its catch-all ``except`` (which would hide a handler bug as "malformed")."""
+    for module in (evolution, waha, cloud):
+        real = module.logger.warning
+
+        def warning(message, *args, _real=real, _name=module.NAME, **kwargs):
+            if "could not be parsed" in str(message):
+                raise AssertionError(f"the {_name} parser raised and fell back to its safety net") from None
+            _real(message, *args, **kwargs)
+
+        monkeypatch.setattr(module.logger, "warning", warning)
 
 
 @pytest.fixture
