@@ -67,7 +67,7 @@ print(json.dumps(out))
 
 # --- webhook receiver -----------------------------------------------------------------------------------------------
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.lags: list[float] = []
         self.count = 0
         receiver = self
@@ -90,7 +90,7 @@ class Receiver:
             def log_message(self, *args) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -196,6 +196,10 @@ def _metric(url: str, token: str, name: str) -> dict[str, float]:
     return values
 
 
+def _loadavg() -> str:
+    return "/".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30)
@@ -206,6 +210,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
     parser.add_argument("--drain-seconds", type=float, default=90)
     parser.add_argument("--mix", default="send=40,inbound=35,status=25")
+    parser.add_argument("--receiver-port", type=int, default=0, help="webhook receiver port (default: any free one)")
     args = parser.parse_args()
     weights = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
 
@@ -218,7 +223,8 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     database_url = f"{base}/{name}"
     metrics_token = secrets.token_urlsafe(16)
-    receiver = Receiver()
+    receiver = Receiver(args.receiver_port)
+    load_before = _loadavg()
     server = GatewayServer(
         port=args.port,
         database_url=database_url,
@@ -286,6 +292,7 @@ def main() -> None:
             )
 
         asyncio.run(drive())
+        load_after = _loadavg()
         elapsed = args.seconds
         drain_started = time.monotonic()
         backlog = {}
@@ -312,6 +319,11 @@ def main() -> None:
         print(
             f"WhatsApp Gateway mixed load: PostgreSQL + Redis, gunicorn 2 workers × 4 threads, 2 Huey workers, "
             f"{args.clients} clients, {args.instances} sandbox instances, {args.seconds:.0f} s"
+        )
+        # The machine's other load changes every figure below: say how busy it was.
+        print(
+            f"  machine: {os.cpu_count()} CPUs, load average (1/5/15 min) before {load_before}, "
+            f"after the load {load_after}, after draining {_loadavg()}"
         )
         print(f"  all requests: {total} in {elapsed:.0f} s = {total / elapsed:.1f} req/s")
         for kind in ("send", "inbound", "status"):
