@@ -1,6 +1,7 @@
 """Webhook delivery benchmark: one worker process against a bare httpx loop, same payloads, same local receiver.
 
     .venv/bin/python bench/webhooks.py [--events 2000] [--endpoints 4] [--threads 4] [--latency-events 400]
+    .venv/bin/python bench/webhooks.py --postgres postgres://postgres@127.0.0.1:5432/bench --redis redis://127.0.0.1:6379/0
 
 1. Throughput: N events are emitted with K subscribed endpoints (NxK deliveries, written in the events'
    transactions), then one ``whatsapp-gateway worker`` process is started and the time from its first to its last
@@ -10,7 +11,9 @@
 3. Latency: with the worker running, events are emitted at a steady pace; p50/p99 from each event's commit to its
    receipt at the receiver.
 
-Runs on a temporary SQLite database and Huey on SQLite (``--redis URL`` uses RedisHuey). Prints figures only.
+Runs on a temporary SQLite database and Huey on SQLite by default. ``--redis URL`` uses RedisHuey; ``--postgres URL``
+creates a scratch database ``<name>_bench_<hex>`` on that PostgreSQL server, runs on it and drops it afterwards.
+Prints figures only.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,6 +81,26 @@ def serve(port_file: str) -> None:
             await server.serve_forever()
 
     asyncio.run(main())
+
+
+@contextmanager
+def scratch_postgres(url: str) -> Iterator[str]:
+    """A fresh database next to the one ``url`` names, dropped afterwards."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_bench_{uuid.uuid4().hex[:8]}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- Django side -------------------------------------------------------------------------------------------------------
@@ -152,12 +178,17 @@ def main() -> None:
     parser.add_argument("--latency-events", type=int, default=400)
     parser.add_argument("--latency-rate", type=float, default=50.0, help="events per second in the latency phase")
     parser.add_argument("--redis", default="", help="use RedisHuey at this URL instead of SqliteHuey")
+    parser.add_argument("--postgres", default="", help="run on a scratch database on this PostgreSQL server")
     parser.add_argument("--serve", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
+    with scratch_postgres(args.postgres) if args.postgres else nullcontext("") as database_url:
+        run(args, database_url)
 
+
+def run(args: argparse.Namespace, database_url: str) -> None:
     import httpx
 
     data_dir = tempfile.mkdtemp(prefix="wg-bench-")
@@ -173,6 +204,8 @@ def main() -> None:
         os.environ.pop(name, None)
     if args.redis:
         env["REDIS_URL"] = args.redis
+    if database_url:
+        env["DATABASE_URL"] = database_url
     child_env = {**os.environ, **env}
     port_file = Path(data_dir) / "receiver.port"
     receiver = subprocess.Popen([sys.executable, __file__, "--serve", str(port_file)])
@@ -239,8 +272,9 @@ def main() -> None:
         receiver.wait(timeout=10)
 
     broker = "RedisHuey" if args.redis else "SqliteHuey"
+    database = "PostgreSQL (scratch database)" if database_url else "SQLite database"
     print(f"webhook delivery benchmark: {args.events} events x {args.endpoints} endpoints = {total} deliveries")
-    print(f"  setup: SQLite database, {broker}, 1 worker process with {args.threads} threads, receiver on 127.0.0.1")
+    print(f"  setup: {database}, {broker}, 1 worker process with {args.threads} threads, receiver on 127.0.0.1")
     print(
         f"  emitting {args.events} events (outbox rows, in their transactions): {args.events / emit_seconds:,.0f} events/s"
     )

@@ -1,8 +1,9 @@
 """Crash test: a real Huey consumer is killed with SIGKILL several times during a burst of 2,000 events and
 restarted; every delivery still arrives at least once, and duplicates carry the same webhook-id.
 
-Runs with SqliteHuey on a temporary file, and also with RedisHuey when REDIS_URL is set. The database is a
-temporary SQLite file in both cases (the subject is the queue and the worker, not the database engine)."""
+Runs on a temporary SQLite database with SqliteHuey; also with RedisHuey when REDIS_URL is set; and on PostgreSQL
+with RedisHuey (the production set-up) when DATABASE_URL names a PostgreSQL server too: the test then creates a
+scratch database ``<name>_crash_<hex>`` next to the one in DATABASE_URL and drops it afterwards."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -28,11 +32,35 @@ ENDPOINTS = 2
 KILLS = 4
 
 
-def brokers() -> list[str]:
-    return ["sqlite", "redis"] if os.environ.get("REDIS_URL") else ["sqlite"]
+def setups() -> list[str]:
+    """database+broker combinations this environment can run."""
+    result = ["sqlite+sqlite"]
+    if os.environ.get("REDIS_URL"):
+        result.append("sqlite+redis")
+        if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+            result.append("postgres+redis")
+    return result
 
 
-def process_env(tmp_path: Path, broker: str) -> dict[str, str]:
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on DATABASE_URL's server, dropped afterwards (the processes under test
+    migrate it themselves, outside pytest-django's test database)."""
+    import psycopg
+
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    name = f"{parts.path.lstrip('/') or 'postgres'}_crash_{uuid.uuid4().hex[:8]}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def process_env(tmp_path: Path, broker: str, database_url: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(
         {
@@ -50,6 +78,8 @@ def process_env(tmp_path: Path, broker: str) -> dict[str, str]:
     if broker == "redis":
         env["REDIS_URL"] = os.environ["REDIS_URL"]
         env["GATEWAY_QUEUE_NAME"] = f"crash-test-{uuid.uuid4().hex[:8]}"
+    if database_url:
+        env["DATABASE_URL"] = database_url
     return env
 
 
@@ -59,9 +89,17 @@ def start_worker(env: dict[str, str], log) -> subprocess.Popen:
     )
 
 
-@pytest.mark.parametrize("broker", brokers())
-def test_every_delivery_arrives_at_least_once_despite_sigkill(tmp_path, broker):
-    env = process_env(tmp_path, broker)
+@pytest.mark.parametrize("setup", setups())
+def test_every_delivery_arrives_at_least_once_despite_sigkill(tmp_path, setup):
+    database, broker = setup.split("+")
+    if database == "postgres":
+        with scratch_postgres() as database_url:
+            run_crash_test(tmp_path, label=setup, env=process_env(tmp_path, broker, database_url))
+    else:
+        run_crash_test(tmp_path, label=setup, env=process_env(tmp_path, broker))
+
+
+def run_crash_test(tmp_path: Path, *, label: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "whatsapp_gateway", "migrate", "--quiet"], env=env, cwd=ROOT, check=True)
     log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115 - closed in finally
     with Receiver() as receiver:
@@ -131,4 +169,4 @@ def test_every_delivery_arrives_at_least_once_despite_sigkill(tmp_path, broker):
     # Every request's webhook-id is its event's id, so duplicates (re-sent after a kill) carry the same webhook-id.
     assert all(webhook_id == event_id for _p, webhook_id, event_id, _t in records)
     duplicates = sum(n - 1 for n in Counter((p, w) for p, w, _e, _t in records).values() if n > 1)
-    print(f"{broker}: {len(expected)} deliveries, {len(records)} requests, {duplicates} duplicates, {kills} SIGKILLs")
+    print(f"{label}: {len(expected)} deliveries, {len(records)} requests, {duplicates} duplicates, {kills} SIGKILLs")
