@@ -59,6 +59,9 @@ def test_resend_one_delivers_it_again_with_the_same_webhook_id(
     ids = [req.headers["webhook-id"] for req, _ in httpserver.log]
     assert ids == [delivery.event.public_id, delivery.event.public_id]
     assert AuditLog.objects.filter(action="webhook.resent").exists()
+    assert list(delivery.attempt_log.values_list("trigger", flat=True)) == ["resend", "auto"]
+    html = alice_client.get(f"/webhooks/{alice_endpoint.public_id}/deliveries/{delivery.public_id}").content.decode()
+    assert '<span class="badge">resend</span>' in html
 
 
 def test_resend_all_failed_since_a_time(

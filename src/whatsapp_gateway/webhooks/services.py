@@ -454,6 +454,14 @@ def _next_attempt(result: engine.AttemptResult, failures: int) -> float | None:
     return retry_delay(failures)
 
 
+def _attempt_trigger(delivery: Delivery, trigger: str) -> str:
+    # The first attempt after a manual resend (the cycle restarted at 0) is labelled so in the log; later retries
+    # of that cycle are automatic again.
+    if trigger == "auto" and delivery.resend_count and delivery.attempts == 0:
+        return "resend"
+    return trigger
+
+
 def delivery_record_results(
     *, claim: Claim, results: list[engine.AttemptResult], trigger: str = "auto", final: bool = False
 ) -> dict[str, int]:
@@ -482,7 +490,7 @@ def delivery_record_results(
                     latency_ms=r.latency_ms,
                     response_excerpt=r.excerpt,
                     error=r.error,
-                    trigger=trigger,
+                    trigger=_attempt_trigger(r.delivery, trigger),
                 )
                 for r in results
             ]
