@@ -151,3 +151,26 @@ def test_a_webhook_delivery_job_logs_its_endpoint_instance_and_account(owner_ali
     }
     gone = type("webhook_deliver", (), {"name": "webhook_deliver", "data": ((10**9,), {})})()
     assert _subject_fields(gone) == {}
+
+
+def test_the_send_api_access_line_names_the_instance_from_the_body(alice_api, alice_instance, owner_alice):
+    from tests.messaging.conftest import body
+
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(JsonFormatter().format(record))  # type: ignore[method-assign]
+    access = logging.getLogger("whatsapp_gateway.access")
+    access.addHandler(handler)
+    try:
+        accepted = alice_api.send(body())
+        blocked = alice_api.send(body(message_purpose="marketing"))
+        unknown = alice_api.send(body(instance_id="no-such-line"))
+    finally:
+        access.removeHandler(handler)
+    assert (accepted.status_code, blocked.status_code, unknown.status_code) == (202, 422, 404)
+    first, second, third = (json.loads(line) for line in lines[-3:])
+    for line in (first, second):
+        assert line["route"] == "/api/send-message"
+        assert line["instance_id"] == alice_instance.public_id
+        assert line["account_id"] == owner_alice.account.public_id
+    assert "instance_id" not in third  # an id that resolved to nothing is not echoed into the logs

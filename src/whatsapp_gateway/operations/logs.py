@@ -115,6 +115,17 @@ def unbind_request(token: contextvars.Token) -> None:
     _request.reset(token)
 
 
+def annotate_request(**values: Any) -> None:
+    """Add fields to the current request's log lines from here on, its access line included — for ids a view
+    learns from the body rather than the URL (the instance a send names). Outside a request it does nothing."""
+    request = _request.get()
+    if request is None:
+        return
+    fields = dict(getattr(request, "log_fields", None) or {})
+    fields.update({k: str(v) for k, v in values.items() if v})
+    request.log_fields = fields
+
+
 def current_request_id() -> str | None:
     request = _request.get()
     return getattr(request, "request_id", None) if request is not None else (_context.get() or {}).get("request_id")
@@ -141,6 +152,7 @@ def context_fields() -> dict[str, str]:
                 if isinstance(value, str) and value.startswith("inst_"):
                     fields["instance_id"] = value
                     break
+        fields.update(getattr(request, "log_fields", None) or {})
     fields.update(_context.get() or {})
     return fields
 

@@ -21,6 +21,7 @@ from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
 from whatsapp_gateway.messaging.guard.usage import Window
+from whatsapp_gateway.operations import logs
 
 Block = errors.GatewayError
 Check = Callable[[GuardContext], Block | None]
@@ -122,6 +123,7 @@ def check_instance(ctx: GuardContext) -> Block | None:
         ctx.instance = None
         return errors.InvalidInstance(details={"field": "instance_id"})
     ctx.instance = instance
+    logs.annotate_request(instance_id=instance.public_id)  # the send API names it in the body, not the URL
     return None
 
 
