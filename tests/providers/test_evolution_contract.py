@@ -191,6 +191,21 @@ def test_restart_of_a_closed_instance_reads_the_http_200_error_body(evolution_in
     assert "[object Object]" in caught.value.message
 
 
+def test_connect_answered_with_an_http_200_error_body_is_an_error_not_a_qr_code(evolution_instance, fake_evolution):
+    """``/instance/connect`` catches its own thrown object like restart does: 200 ``{"error": true}``."""
+
+    def broken_connect(request):
+        if request.url.path.startswith("/instance/connect/"):
+            return httpx.Response(200, json={"error": True, "message": "[object Object]"})
+        return fake_evolution.handle(request)
+
+    with use_transport(httpx.MockTransport(broken_connect)), pytest.raises(ProviderError) as caught:
+        evolution.connect(evolution_instance)
+
+    assert caught.value.code == "provider_error" and not caught.value.permanent
+    assert "could not start pairing" in caught.value.message
+
+
 def test_restart_of_an_open_instance_succeeds(evolution_instance, fake_evolution):
     fake_evolution.instances[evolution_instance.provider_ref].state = "open"
     evolution.restart(evolution_instance)
