@@ -31,6 +31,22 @@ def test_evolution_and_waha_run_only_under_their_profiles():
     assert "waha" not in resolve(profiles=("evolution",))["services"]
 
 
+def test_the_evolution_profile_signs_webhooks_and_keeps_messages_for_reconciliation():
+    evolution = resolve(profiles=("evolution",))["services"]["evolution"]
+    image, _, tag = evolution["image"].partition(":")
+    # Webhook headers (the signed JWT the gateway requires by default) need Evolution 2.3+, published as evoapicloud/.
+    assert image == "evoapicloud/evolution-api"
+    assert tuple(int(part) for part in tag.lstrip("v").split(".")[:2]) >= (2, 3)
+    env = evolution["environment"]
+    assert env["DATABASE_SAVE_DATA_NEW_MESSAGE"] == "true"  # what POST /chat/findMessages reads
+    assert (
+        env["DATABASE_CONNECTION_URI"].startswith("postgresql://gateway:")
+        and "@postgres:5432/" in env["DATABASE_CONNECTION_URI"]
+    )
+    assert evolution["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert env["TZ"] == "UTC"
+
+
 def test_it_refuses_to_start_without_the_production_secrets():
     for name in ("POSTGRES_PASSWORD", "SECRET_KEY", "GATEWAY_ENCRYPTION_KEYS", "GATEWAY_BASE_URL"):
         env = {k: v for k, v in SAMPLE_ENV.items() if k != name}
