@@ -15,7 +15,7 @@ from whatsapp_gateway.threecx.services import api_key_hash, secret_hash
 def create_form(instance, **overrides):
     data = {
         "name": "Head office",
-        "default_instance": instance.pk,
+        "default_instance": instance.public_id,
         "endpoint_url": "https://pbx.example.com/sms/generic/155e0123456789abcdef0123456789fdf8",
         "auth_mode": "secret",
         "allowed_ips": "",
@@ -193,7 +193,7 @@ def test_disabling_and_enabling_is_audited(alice_client, integration):
 @pytest.mark.django_db
 def test_dids_can_be_mapped_and_removed(alice_client, integration, alice_instance):
     base = f"/integrations/3cx/{integration.public_id}"
-    alice_client.post(f"{base}/dids", {"did": "+1 305 231 4933", "instance": alice_instance.pk})
+    alice_client.post(f"{base}/dids", {"did": "+1 305 231 4933", "instance": alice_instance.public_id})
     assert DidMapping.objects.get().did == "+13052314933"
     assert "+13052314933" in alice_client.get(base).content.decode()
     alice_client.post(f"{base}/dids/remove", {"did": "+13052314933"})

@@ -28,6 +28,12 @@ def validate_endpoint_url(url: str) -> str:
 
 
 class InstanceChoiceField(forms.ModelChoiceField):
+    """Instances by their public id (``inst_…``), never by database key, like every other id the portal shows."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("to_field_name", "public_id")
+        super().__init__(*args, **kwargs)
+
     def label_from_instance(self, obj: Instance) -> str:
         number = f" · {obj.phone_number}" if obj.phone_number else ""
         return f"{obj.name}{number} ({obj.get_state_display()})"
