@@ -157,22 +157,55 @@ def test_a_broken_cursor_is_ignored():
     assert Cursor.decode(cursor.encode()) == cursor
 
 
+@pytest.mark.parametrize(
+    "params", [{}, {"type": "text"}, {"instance": "!"}, {"opt_outs": "on", "sender": "+966512300001"}]
+)
 def test_the_list_issues_a_constant_number_of_queries(
-    alice_client, owner_alice, alice_instance, django_assert_max_num_queries, django_assert_num_queries
+    alice_client, owner_alice, alice_instance, django_assert_max_num_queries, django_assert_num_queries, params
 ):
-    seed(alice_instance, 3)
+    if params.get("instance") == "!":
+        params = {"instance": alice_instance.public_id}
+    seed(alice_instance, 5)
     alice_client.get(URL)  # warm the session
     # session, user, membership, instances for the filter menu, one page of rows (+ the shell's own few)
     with django_assert_max_num_queries(8) as few:
-        alice_client.get(URL, {"type": "text", "q": "message"})
+        alice_client.get(URL, params)
     other = bare_instance(owner_alice.account, name="sales-line", phone="+966500000002")
-    seed(alice_instance, 400, at=T0 + dt.timedelta(days=1))
-    seed(other, 400, at=T0 + dt.timedelta(days=2))
+    seed(alice_instance, 50, at=T0 + dt.timedelta(days=1))
     with django_assert_num_queries(len(few.captured_queries)):
-        response = alice_client.get(URL, {"type": "text", "q": "message"})
+        alice_client.get(URL, params)
+    seed(alice_instance, 400, at=T0 + dt.timedelta(days=2), sender_phone="+966512300001", is_opt_out=True)
+    seed(other, 400, at=T0 + dt.timedelta(days=3))
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = alice_client.get(URL, params)
     assert len(row_ids(response.content.decode())) == 50
+    deep = Cursor(received_at=T0 + dt.timedelta(days=2, seconds=200), pk=10**9).encode()
     with django_assert_num_queries(len(few.captured_queries)):
-        alice_client.get(URL, {"after": Cursor(received_at=T0 + dt.timedelta(days=2), pk=10**9).encode()})
+        response = alice_client.get(URL, {**params, "after": deep})
+    assert len(row_ids(response.content.decode())) == 50
+
+
+def test_a_text_search_issues_at_most_one_more_query_whatever_the_number_of_rows(
+    alice_client, owner_alice, alice_instance, django_assert_max_num_queries
+):
+    """The text search looks for a page among the newest rows first and, when they hold no full page, asks the
+    trigram index (selectors._fetch): one or two queries for the rows, never more as the log grows."""
+    seed(alice_instance, 5, text="hello")
+    alice_client.get(URL, {"q": "warm"})  # the session, and the once-per-connection check for the SQLite index
+    with django_assert_max_num_queries(8) as base:
+        alice_client.get(URL)
+    ceiling = len(base.captured_queries) + 1
+    # (rows added, their word, the search, rows on the page): a few matches, a full page, a common word in a big
+    # log (found among the newest rows), a rare word in it (found through the index), no match at all.
+    cases = [(5, "refund", "refund", 5), (800, "refund", "REFUND", 50), (3, "zebracorn", "zebracorn", 3)]
+    for day, (n, word, search, expected) in enumerate(cases, start=1):
+        seed(alice_instance, n, at=T0 - dt.timedelta(days=day), text=f"please {word} now")
+        with django_assert_max_num_queries(ceiling):
+            response = alice_client.get(URL, {"q": search})
+        assert len(row_ids(response.content.decode())) == expected
+    with django_assert_max_num_queries(ceiling):
+        response = alice_client.get(URL, {"q": "xylophone"})
+    assert row_ids(response.content.decode()) == []
 
 
 def test_the_detail_page_shows_the_message_and_its_ids(alice_client, alice_instance):
