@@ -35,7 +35,9 @@ def on_qr_update(instance: Instance, event: QrUpdate) -> None:
     if event.limit_reached:
         if instance.state == S.PAIRING:
             services.instance_transition(
-                instance=instance, to_state=S.DISCONNECTED, reason="The provider stopped issuing QR codes"
+                instance=instance,
+                to_state=S.DISCONNECTED,
+                reason="The QR code limit was reached before the phone scanned one. Connect again for a new code.",
             )
         return
     services.instance_qr_received(
