@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.apikeys.models import KEY_PREFIX, ApiKey
+from whatsapp_gateway.apikeys.selectors import api_key_by_hash
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
@@ -101,7 +102,7 @@ def api_key_authenticate(*, token: str, client_ip: str | None = None) -> ApiKey:
     token = (token or "").strip()
     if not token.startswith(KEY_PREFIX) or len(token) > 200:
         raise errors.InvalidApiKey()
-    key = ApiKey.objects.select_related("account", "account__plan").filter(key_hash=_hash(token)).first()
+    key = api_key_by_hash(_hash(token))
     if key is None:
         raise errors.InvalidApiKey()
     if key.revoked_at is not None:

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import random
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 
 from whatsapp_gateway.instances.models import Instance, InstanceState
@@ -42,13 +42,34 @@ def _enqueue(instance_id: int, *, delay: float = 0) -> None:
         tasks.send_lane_run(instance_id)
 
 
+_LANE_STATE_SQL = f"SELECT in_flight_id, wakeup_at FROM {SendLane._meta.db_table} WHERE instance_id = %s"  # noqa: S608
+_LANE_CREATE_WOKEN_SQL = (
+    f"INSERT INTO {SendLane._meta.db_table} (instance_id, wakeup_at) VALUES (%s, %s) "  # noqa: S608
+    "ON CONFLICT (instance_id) DO NOTHING"
+)
+
+
 def lane_wake(*, instance_id: int) -> None:
-    """Make sure a job will look at this instance's queue (called after commit). A lane with a message in flight
-    or a wake-up already scheduled needs nothing: it looks at the queue after it releases / wakes."""
-    lane = SendLane.objects.filter(instance_id=instance_id).values("in_flight_id", "wakeup_at").first()
-    if lane is not None and (lane["in_flight_id"] or lane["wakeup_at"]):
+    """Make sure a job will look at this instance's queue (called after commit, on every send). A lane with a
+    message in flight or a wake-up already scheduled needs nothing: it looks at the queue after it releases / wakes.
+    An idle lane records the wake-up (a conditional UPDATE of ``wakeup_at``) before the job is enqueued, so a burst
+    of sends enqueues one job, not one per message; the sweep re-wakes a lane whose job was lost."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LANE_STATE_SQL, [instance_id])
+        row = cursor.fetchone()
+    if row is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_LANE_CREATE_WOKEN_SQL, [instance_id, connection.ops.adapt_datetimefield_value(now())])
+            created = cursor.rowcount == 1
+        if created:
+            _enqueue(instance_id)
+            return
+    elif row[0] or row[1]:
         return
-    _enqueue(instance_id)
+    idle = SendLane.objects.filter(instance_id=instance_id, in_flight__isnull=True, wakeup_at__isnull=True)
+    if idle.update(wakeup_at=now()):
+        _enqueue(instance_id)
+    # else another send, or the lane's own job, got there first
 
 
 def _schedule_wakeup(instance_id: int, at: dt.datetime) -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
-
-from django.db.models import Q
+from functools import cache
 
 from whatsapp_gateway.accounts.models import Module
 from whatsapp_gateway.instances.models import Instance, InstanceState
@@ -102,6 +101,15 @@ INSTANCE_FIELDS = (
 )
 
 
+@cache
+def _instance_sql() -> str:
+    columns = ", ".join(Instance._meta.get_field(name).column for name in INSTANCE_FIELDS)
+    return (
+        f"SELECT {columns} FROM {Instance._meta.db_table} WHERE account_id = %(account)s AND deleted_at IS NULL "  # noqa: S608
+        "AND (public_id = %(ref)s OR name = %(ref)s) ORDER BY name, id LIMIT 1"
+    )
+
+
 def check_instance(ctx: GuardContext) -> Block | None:
     """The instance exists, is not deleted, belongs to the account and (for a scoped key) is in the key's scope.
     Every miss answers the same ``invalid_instance`` so ids of other accounts cannot be probed."""
@@ -110,12 +118,9 @@ def check_instance(ctx: GuardContext) -> Block | None:
     instance = ctx.instance
     if instance is None:
         ref = ctx.raw_instance_ref.strip()
-        instance = (
-            Instance.objects.filter(account=ctx.account, deleted_at__isnull=True)
-            .filter(Q(public_id=ref) | Q(name=ref))
-            .only(*INSTANCE_FIELDS)  # not the encrypted credentials: nothing here needs them decrypted
-            .first()
-        )
+        # Raw SQL (runs on every send); not the encrypted credentials: nothing here needs them decrypted.
+        found = Instance.objects.raw(_instance_sql(), {"account": ctx.account.pk, "ref": ref})
+        instance = next(iter(found), None)
     if instance is None or instance.account_id != ctx.account.pk or instance.deleted_at is not None:
         ctx.instance = None
         return errors.InvalidInstance(details={"field": "instance_id"})

@@ -1,0 +1,69 @@
+"""Pins the database work of one accepted send so it cannot silently grow back (bench/send_api.py measures the
+cost; see the README's benchmark section). Savepoint statements are left out: the test's own transaction turns the
+send's BEGIN/COMMIT into SAVEPOINT/RELEASE, and the count must be the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.messaging.conftest import body
+from whatsapp_gateway.messaging import queue
+from whatsapp_gateway.messaging.models import Message, SendLane
+
+pytestmark = pytest.mark.django_db
+
+# api key (+account +plan, one join) · kill switch · instance · suppression (number and its WhatsApp ids) ·
+# risk history ×2 · log number · usage snapshot (every limit, one statement) · message INSERT · daily-usage upsert
+ACCEPTED_SEND_QUERIES = 10
+
+
+def statements(captured) -> list[str]:
+    return [q["sql"] for q in captured if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))]
+
+
+def test_an_accepted_send_runs_a_fixed_number_of_queries(alice_api, alice_instance):
+    assert alice_api.send(body(phone="+966501230000", message="First")).status_code == 202  # key last-used write
+    with CaptureQueriesContext(connection) as captured:
+        response = alice_api.send(body(phone="+966501230001", message="Second"))
+    assert response.status_code == 202, response.content
+    sql = statements(captured.captured_queries)
+    assert len(sql) == ACCEPTED_SEND_QUERIES, "\n".join(sql)
+    assert Message.objects.filter(public_id=response.json()["message_id"]).exists()
+
+
+def test_the_key_last_used_time_is_written_at_most_once_a_minute(alice_api, alice_instance):
+    with CaptureQueriesContext(connection) as first:
+        alice_api.send(body(phone="+966501230000", message="First"))
+    with CaptureQueriesContext(connection) as second:
+        alice_api.send(body(phone="+966501230001", message="Second"))
+    updates = [sql for sql in statements(first.captured_queries) if sql.startswith('UPDATE "apikeys_apikey"')]
+    assert len(updates) == 1
+    assert not [sql for sql in statements(second.captured_queries) if "apikeys_apikey" in sql and "UPDATE" in sql]
+
+
+def test_waking_a_busy_lane_costs_one_query_and_enqueues_nothing(owner_alice, alice_instance, monkeypatch):
+    enqueued = []
+    monkeypatch.setattr(queue, "_enqueue", lambda instance_id, delay=0: enqueued.append(instance_id))
+    queue.lane_wake(instance_id=alice_instance.pk)  # no lane yet: created already woken, one job
+    assert enqueued == [alice_instance.pk]
+    assert SendLane.objects.get(instance=alice_instance).wakeup_at is not None
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(5):
+            queue.lane_wake(instance_id=alice_instance.pk)  # a burst of sends: the job is already coming
+    assert enqueued == [alice_instance.pk]
+    assert len(statements(captured.captured_queries)) == 5
+
+
+def test_an_idle_lane_is_woken_once(owner_alice, alice_instance, monkeypatch):
+    enqueued = []
+    monkeypatch.setattr(queue, "_enqueue", lambda instance_id, delay=0: enqueued.append(instance_id))
+    SendLane.objects.create(instance=alice_instance)
+    queue.lane_wake(instance_id=alice_instance.pk)
+    queue.lane_wake(instance_id=alice_instance.pk)
+    assert enqueued == [alice_instance.pk]
+    # The job clears the wake-up when it runs; the next send wakes the lane again.
+    SendLane.objects.filter(instance=alice_instance).update(wakeup_at=None)
+    queue.lane_wake(instance_id=alice_instance.pk)
+    assert enqueued == [alice_instance.pk, alice_instance.pk]
