@@ -166,3 +166,94 @@ def test_the_event_log_never_stores_secrets_or_message_text(post_native, integra
     dumped = json.dumps(event.summary) + event.reason + event.phone_masked
     assert "my secret order" not in dumped and secret not in dumped and "+966512345678" not in dumped
     assert event.phone_masked == "+9665****5678" and event.text_length == len("my secret order 42")
+
+
+# Every pre-auth failure reason: (set-up, request, the reason the event log and the operator's back office show).
+def _native(secret_value=None, *, raw_headers=None, body=None):
+    return lambda post_native, post_generic, secret: post_native(
+        None if body is not None else TEST_EVENT, secret_value=secret_value, raw=body, extra=raw_headers or {}
+    )
+
+
+PRE_AUTH_FAILURES = {
+    "unknown integration": (
+        None,
+        lambda post_native, post_generic, secret: post_native(TEST_EVENT, integration_id="tcx_unknown0000000000000"),
+        "unknown integration id",
+    ),
+    "disabled integration": (
+        lambda integration: integration_set_status(integration=integration, status=IntegrationStatus.DISABLED),
+        _native(),
+        "integration is disabled",
+    ),
+    "IP not allowed": (
+        lambda integration: integration_update(integration=integration, allowed_ips=["203.0.113.0/24"]),
+        _native(),
+        "client IP 127.0.0.1 is not in the allowlist",
+    ),
+    "wrong secret": (None, _native("tcxs_nope"), "wrong X-WhatsApp-Gateway-3CX-Secret"),
+    "wrong Bearer key": (
+        None,
+        lambda post_native, post_generic, secret: post_generic({"to": "+966512345678", "text": "x"}, key="tcxk_nope"),
+        "wrong Bearer API key",
+    ),
+    "Basic instead of Bearer": (
+        None,
+        lambda post_native, post_generic, secret: post_native(
+            TEST_EVENT, secret_value="", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz"
+        ),
+        "Authorization header is not a Bearer key",
+    ),
+    "no credentials": (None, _native(""), "no credentials"),
+    "stale timestamp": (
+        None,
+        lambda post_native, post_generic, secret: post_native(
+            None,
+            raw=json.dumps(TEST_EVENT).encode(),
+            extra=sign(secret, json.dumps(TEST_EVENT).encode(), int(time.time()) - 301),
+        ),
+        "stale timestamp",
+    ),
+    "bad signature": (
+        None,
+        lambda post_native, post_generic, secret: post_native(
+            None, raw=json.dumps(TEST_EVENT).encode(), extra=sign(secret, b"another body")
+        ),
+        "signature does not match the body",
+    ),
+    "signature missing in HMAC mode": (
+        lambda integration: integration_update(integration=integration, auth_mode=AuthMode.SECRET_HMAC),
+        _native(),
+        "HMAC signature required",
+    ),
+    "malformed timestamp": (
+        None,
+        _native(
+            raw_headers={"HTTP_X_WHATSAPP_GATEWAY_TIMESTAMP": "yesterday", "HTTP_X_WHATSAPP_GATEWAY_SIGNATURE": "00"}
+        ),
+        "malformed timestamp",
+    ),
+}
+
+
+@pytest.mark.django_db
+def test_every_pre_auth_failure_is_the_same_401_and_its_reason_is_in_the_admin_log(
+    client, post_native, post_generic, integration, secret, admin_client
+):
+    answers = {}
+    for name, (setup, send, reason) in PRE_AUTH_FAILURES.items():
+        integration_update(integration=integration, allowed_ips=[], auth_mode=AuthMode.SECRET)
+        integration_set_status(integration=integration, status=IntegrationStatus.ACTIVE)
+        if setup:
+            setup(integration)
+        response = send(post_native, post_generic, secret)
+        answers[name] = (response.status_code, response.content, response.get("Content-Type"))
+        event = IntegrationEvent.objects.order_by("-id").first()
+        assert (event.decision, event.code, event.http_status) == ("rejected", "invalid_3cx_webhook", 401), name
+        assert event.reason.startswith(reason), (name, event.reason)
+    assert set(answers.values()) == {(401, json.dumps(UNIFORM).encode(), "application/json")}, answers
+
+    # The operator sees every real reason in the back office (Django admin), 3CX saw none of them.
+    page = admin_client.get("/admin/threecx/integrationevent/").content.decode()
+    for name, (_setup, _send, reason) in PRE_AUTH_FAILURES.items():
+        assert reason in page, name
