@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -28,6 +29,14 @@ def test_the_list_shows_reason_source_date_and_note_with_masked_numbers(alice_cl
     assert response.status_code == 200
     assert "+9665****5678" in html and PHONE not in html
     assert "Blocked" in html and "Added by hand" in html and "asked by email" in html
+
+
+def test_dates_are_shown_in_the_accounts_timezone_like_inbound_logs(alice_client, owner_alice, blocked):
+    owner_alice.account.timezone = "Asia/Riyadh"
+    owner_alice.account.save(update_fields=["timezone"])
+    Suppression.objects.filter(pk=blocked.pk).update(created_at=dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC))
+    html = alice_client.get(URL).content.decode()
+    assert "Since (Asia/Riyadh)" in html and "2026-11-25 01:30" in html
 
 
 def test_an_admin_can_reveal_numbers_and_it_is_audited(alice_client, blocked):

@@ -79,6 +79,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
         "suppression/list.html",
         {
             "active_nav": "suppression",
+            "account_timezone": request.account.timezone or "UTC",
             "page": page,
             "add_form": add_form,
             "search": search,
