@@ -222,3 +222,58 @@ def test_a_message_to_another_instance_does_not_open_the_window(post_native, own
 def test_the_window_closed_answer_for_a_missed_call_template_is_409(post_native):
     response = post_native({"event_type": "missed_call", "caller": CUSTOMER})
     assert error_of(response) == (409, "conversation_window_closed")
+
+
+CONTRACT_EVENT_TYPES = [
+    "test",
+    "outbound_message",
+    "inbound_reply",
+    "missed_call",
+    "call_started",
+    "call_ended",
+    "voicemail",
+    "queue_event",
+    "queue_callback",
+    "after_hours",
+]
+# event type -> (HTTP status, event-log decision, WhatsApp messages sent, customer webhook emitted)
+EXPECTED_OUTCOME = {
+    "test": (200, "ok", 0, None),
+    "outbound_message": (202, "queued", 1, None),
+    "inbound_reply": (200, "logged", 0, None),
+    "missed_call": (202, "queued", 1, "call.missed"),
+    "call_started": (200, "logged", 0, "call.received"),
+    "call_ended": (202, "queued", 1, "call.received"),
+    "voicemail": (202, "queued", 1, "call.missed"),
+    "queue_event": (200, "logged", 0, "call.received"),
+    "queue_callback": (202, "queued", 1, "call.missed"),
+    "after_hours": (202, "queued", 1, "call.missed"),
+}
+
+
+def test_the_ten_event_types_are_exactly_the_contracts():
+    from whatsapp_gateway.threecx.call_templates import EVENT_TYPES
+
+    assert sorted(EVENT_TYPES) == sorted(CONTRACT_EVENT_TYPES) == sorted(EXPECTED_OUTCOME)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("event_type", CONTRACT_EVENT_TYPES)
+def test_each_event_type_does_what_the_contract_says(post_native, integration, alice_instance, event_type):
+    from whatsapp_gateway.messaging.models import Message
+
+    integration_update(
+        integration=integration,
+        templates={k: {"enabled": True, "text": f"{k} for {{{{customer_phone}}}}"} for k in integration.templates},
+    )
+    customer_wrote(alice_instance, CUSTOMER)
+    response = post_native({"event_type": event_type, "to": CUSTOMER, "message_text": "Agent reply"})
+    status, decision, sent, webhook_event = EXPECTED_OUTCOME[event_type]
+    assert response.status_code == status, response.json()
+    assert response.json()["success"] is True
+    assert last_log(integration).decision == decision
+    assert Message.objects.filter(source="threecx").count() == sent
+    if event_type in integration.templates:
+        assert Message.objects.get().text == f"{event_type} for {CUSTOMER}"
+    emitted = list(Event.objects.values_list("event_type", flat=True))
+    assert emitted == ([webhook_event] if webhook_event else [])
