@@ -239,6 +239,15 @@ def test_another_accounts_messages_never_appear(charlie_client, alice_instance):
     assert "customer" not in text
 
 
+def test_another_accounts_instance_id_as_a_filter_shows_nothing_of_theirs(charlie_client, alice_instance):
+    deliver(alice_instance, text_event("Alice's customer"))
+    params = {"instance": alice_instance.public_id, "q": "customer"}
+    response = charlie_client.get(URL, params)
+    assert response.status_code == 200 and row_ids(response.content.decode()) == []
+    text = b"".join(charlie_client.get(f"{URL}/export.csv", params).streaming_content).decode("utf-8-sig")
+    assert "customer" not in text and alice_instance.public_id not in text
+
+
 def test_the_csv_export_streams_the_filtered_set(alice_client, alice_instance):
     seed(alice_instance, 2500, text="bulk")
     deliver(alice_instance, text_event("=cmd|' /C calc'!A0", phone="+966512345678"))

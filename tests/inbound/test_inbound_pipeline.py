@@ -64,6 +64,33 @@ def test_a_repeated_provider_delivery_is_recorded_once(alice_instance):
     assert len(events_of(alice_instance, "message.received")) == 1
 
 
+def test_a_duplicate_delivered_at_the_same_moment_is_recorded_once(alice_instance, monkeypatch):
+    """Two workers pass the "seen before?" check together; the unique constraint stops the second one, which then
+    writes nothing else (no conversation count, no event) and leaves the surrounding transaction usable."""
+    from whatsapp_gateway.inbound import services
+
+    original = services.contact_resolve
+
+    def first_worker_wins(**kwargs):
+        contact = original(**kwargs)
+        InboundMessage.objects.create(  # the other worker's row lands between the check and our insert
+            account=alice_instance.account,
+            instance=alice_instance,
+            provider_message_id="3ARACE",
+            text="Hello",
+            received_at=dt.datetime.now(dt.UTC),
+        )
+        return contact
+
+    monkeypatch.setattr(services, "contact_resolve", first_worker_wins)
+    assert (
+        services.inbound_message_record(instance=alice_instance, event=text_event("Hello", message_id="3ARACE")) is None
+    )
+    assert InboundMessage.objects.filter(provider_message_id="3ARACE").count() == 1
+    assert events_of(alice_instance, "message.received") == []
+    assert not Conversation.objects.filter(inbound_count__gt=0).exists()
+
+
 def test_the_same_provider_id_on_another_instance_is_a_different_message(owner_alice, alice_instance):
     from tests.inbound.helpers import bare_instance
 
