@@ -1,4 +1,4 @@
-"""``whatsapp-gateway manage retention_purge`` (or ``whatsapp-gateway retention``): run the retention job now."""
+"""``whatsapp-gateway manage retention_purge``: run the retention job now (the worker runs it daily)."""
 
 from __future__ import annotations
 
