@@ -412,6 +412,10 @@ def _call_event(
     log.phone = phone
     instance = _resolve_instance(integration, data, _did(account, data.get("did")))
     log.summary["instance_id"] = instance.public_id
+    if _is_outbound_call(data):
+        # An agent calling out: 3CX's CRM lookup and journal fire for those too. Not a customer's call to us, so no
+        # call.received / call.missed and no follow-up ("sorry we missed your call" to someone we called).
+        return _skipped(log, event_type, "outbound_call")
     started_at = _call_time(data)
     call_id = (
         str(data.get("call_id") or "").strip()[:80]
@@ -475,11 +479,6 @@ def _call_event_template(
     account = integration.account
     if not kind.has_template:
         return _logged(log, event_type)
-    if event_type == "call_ended" and "outbound" in (
-        str(data.get("call_type") or "").lower(),
-        str(data.get("direction") or "").lower(),
-    ):
-        return _skipped(log, event_type, "outbound_call")  # "thank you for calling" makes no sense to a callee
     enabled, template_text = call_templates.template_for(integration.templates, event_type)
     if not enabled:
         return _skipped(log, event_type, "template_disabled")
@@ -836,6 +835,14 @@ def _bool(value: Any) -> bool:
 def _logged(log: _Log, event_type: str) -> WebhookResponse:
     log.decision = Decision.LOGGED
     return WebhookResponse(status=200, body={"success": True, "status": "logged", "event_type": event_type})
+
+
+def _is_outbound_call(data: dict) -> bool:
+    """3CX CRM reports say ``[CallDirection]`` Outbound (and journal ``[CallType]`` Outbound) for calls agents make."""
+    return "outbound" in (
+        str(data.get("call_type") or "").strip().lower(),
+        str(data.get("direction") or "").strip().lower(),
+    )
 
 
 def _skipped(log: _Log, event_type: str, reason: str) -> WebhookResponse:
