@@ -9,6 +9,7 @@ import time_machine
 
 from whatsapp_gateway.accounts.models import AuditLog
 from whatsapp_gateway.apikeys.models import ApiKey
+from whatsapp_gateway.apikeys.selectors import api_key_by_hash
 from whatsapp_gateway.apikeys.services import api_key_authenticate, api_key_create, api_key_revoke
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
@@ -30,6 +31,22 @@ def test_it_authenticates_the_key_and_loads_the_account(owner_alice):
     created = api_key_create(account=owner_alice.account, name="CRM")
     key = api_key_authenticate(token=created.full_key, client_ip="10.0.0.1")
     assert key.account == owner_alice.account
+
+
+def test_the_one_query_lookup_loads_what_the_orm_would(owner_alice, django_assert_num_queries):
+    """``api_key_by_hash`` reads key, account and plan with one prepared join (the API's hot path): every field must
+    come back exactly as the ORM's select_related reads it (dates, booleans, JSON, encrypted fields)."""
+    created = api_key_create(account=owner_alice.account, name="CRM", created_by=owner_alice.user)
+    api_key_authenticate(token=created.full_key, client_ip="10.0.0.1")  # last_used_at/ip set: no NULLs only
+    expected = ApiKey.objects.select_related("account", "account__plan").get(pk=created.api_key.pk)
+    with django_assert_num_queries(1):
+        fast = api_key_by_hash(expected.key_hash)
+        pairs = [(fast, expected), (fast.account, expected.account), (fast.account.plan, expected.account.plan)]
+    for got, want in pairs:
+        for field in type(want)._meta.concrete_fields:
+            assert getattr(got, field.attname) == getattr(want, field.attname), field.name
+        assert got._state.adding is False and got._state.db == "default"
+    assert api_key_by_hash("0" * 64) is None
 
 
 @pytest.mark.parametrize("token", ["", "Bearer", "wg_test_abc", "wg_live_wrong", "x" * 300])
