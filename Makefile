@@ -55,7 +55,8 @@ security: install
 	$(BIN)/pytest -p no:randomly tests/security $(PYTEST_ARGS)
 
 ## A longer reliability run: 5x the messages and worker kills, on PostgreSQL + Redis, with a PostgreSQL restart.
-## Restarts the local PostgreSQL server: do not run it on a machine others are using.
+## Restarts the local PostgreSQL server: do not run it on a machine others are using (`make reliability` restarts
+## only a private throw-away server).
 soak: install
 	GATEWAY_SOAK=$${GATEWAY_SOAK:-5} GATEWAY_RELIABILITY_PG_RESTART=1 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) \
 		$(BIN)/pytest -p no:randomly tests/reliability $(PYTEST_ARGS)

@@ -4,6 +4,7 @@ processes that a test can kill, a local webhook receiver, and the suite's tally 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -65,18 +66,19 @@ class Cluster:
     """A scratch installation: its own data dir and database (SQLite file, or a fresh PostgreSQL database when the
     suite runs on PostgreSQL), optionally its own Redis server, and the processes the test starts."""
 
-    def __init__(self, *, redis: str = "env") -> None:
+    def __init__(self, *, redis: str = "env", postgres: str | None = None) -> None:
+        """``postgres``: the server URL to make the scratch database on (a private server); default DATABASE_URL's."""
         self.data_dir = Path(tempfile.mkdtemp(prefix="wg-reliability-"))
         self.procs: dict[str, subprocess.Popen] = {}
         self.redis_proc: subprocess.Popen | None = None
         self.redis_port: int | None = None
-        self.database_url = self._scratch_database()
+        self.database_url = self._scratch_database(postgres)
         self.redis_url = self._redis(redis)
         self.extra_env: dict[str, str] = {}
 
     # --- resources -------------------------------------------------------------------------------------------------
-    def _scratch_database(self) -> str | None:
-        base = os.environ.get("DATABASE_URL", "")
+    def _scratch_database(self, server: str | None = None) -> str | None:
+        base = server or os.environ.get("DATABASE_URL", "")
         if not base.startswith("postgres"):
             return None
         import psycopg
@@ -225,3 +227,73 @@ def settled(expected: int):
         return done >= expected and not by_status.get("queued") and not by_status.get("sending")
 
     return check
+
+
+def _postgres_bindir() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return candidates[-1].parent if candidates else None
+
+
+class PrivatePostgres:
+    """A throw-away PostgreSQL server (initdb in a temp dir, trust auth on 127.0.0.1, a free port) that a test may
+    restart — so the restart case runs on a machine whose shared PostgreSQL must not be touched. As root, the server
+    runs as the ``postgres`` user (PostgreSQL refuses to run as root)."""
+
+    def __init__(self) -> None:
+        bindir = _postgres_bindir()
+        if bindir is None:
+            import pytest
+
+            pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+        self.bindir = bindir
+        self.dir = Path(tempfile.mkdtemp(prefix="wg-pg-"))
+        self.port = free_port()
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            import pwd
+
+            user = pwd.getpwnam("postgres")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self.start()
+
+    def _run(self, tool: str, *args: str, timeout: float = 120) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.bindir / tool), *args],
+            check=True,
+            timeout=timeout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.dir / "data"),
+            "-l",
+            str(self.dir / "server.log"),
+            "-o",
+            options,
+            "-w",
+            action,
+            *extra,
+        )
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def restart(self) -> None:
+        """A fast restart, as ``pg_ctlcluster … restart`` does: every open connection is cut."""
+        self._ctl("restart", "-m", "fast")
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            self._ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
