@@ -1,5 +1,8 @@
 """The sandbox's end-to-end scenario through each real adapter against its local fake, via the real callback route:
 pair → send (API) → sent / delivered / read → inbound message → STOP (suppression, opt-out event, confirmation).
+
+The sandbox itself is the first parameter: the very same steps and assertions, driven through its simulated phone,
+so "the same scenario as the sandbox" is checked, not just claimed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.instances.services import instance_connect, instance_create
 from whatsapp_gateway.messaging import queue
 from whatsapp_gateway.messaging.models import Message, MessageStatus
+from whatsapp_gateway.providers import sandbox
+from whatsapp_gateway.providers.models import SandboxMessage
 from whatsapp_gateway.suppression.models import Suppression
 from whatsapp_gateway.webhooks.models import Event
 
@@ -39,6 +44,11 @@ class Scenario:
 
     def pair(self, instance, alice_client) -> Instance:
         ref = instance.provider_ref
+        if self.name == "sandbox":
+            instance = instance_connect(instance=instance)
+            assert instance.state == InstanceState.PAIRING and instance.qr_payload
+            sandbox.simulate_scan(instance=instance)  # the simulated phone scans; its callback is processed at once
+            return Instance.objects.get(pk=instance.pk)
         if self.name == "evolution":
             instance = instance_connect(instance=instance)
             assert instance.state == InstanceState.PAIRING and instance.qr_payload.startswith("2@")
@@ -57,6 +67,14 @@ class Scenario:
         return Instance.objects.get(pk=instance.pk)
 
     def statuses(self, instance, provider_message_id) -> None:
+        if self.name == "sandbox":  # the simulated phone's receipts through the route (zero delays in tests: the
+            # first step's commit schedules the next ones at once)
+            phone_message = SandboxMessage.objects.get(provider_message_id=provider_message_id)
+            while phone_message.status != sandbox.STATUS_STEPS[-1]:
+                with self.capture(execute=True):
+                    assert sandbox.sandbox_status_advance(message_pk=phone_message.pk, from_status=phone_message.status)
+                phone_message.refresh_from_db()
+            return
         steps = {
             "evolution": ("SERVER_ACK", "DELIVERY_ACK", "READ"),
             "waha": ("SERVER", "DEVICE", "READ"),
@@ -72,9 +90,15 @@ class Scenario:
             self.post(instance, callback)
 
     def inbound(self, instance, text) -> None:
+        if self.name == "sandbox":
+            with self.capture(execute=True):
+                sandbox.simulate_inbound(instance=instance, from_phone=CUSTOMER, text=text)
+            return
         self.post(instance, self.fake.inbound(instance.provider_ref, phone=CUSTOMER, text=text))
 
     def sent_texts(self) -> list[str]:
+        if self.name == "sandbox":
+            return list(SandboxMessage.objects.order_by("id").values_list("text", flat=True))
         if self.name == "evolution":
             return [r.json["text"] for r in self.fake.requests if r.path.startswith("/message/sendText/")]
         if self.name == "waha":
@@ -86,21 +110,23 @@ def event_types(instance) -> list[str]:
     return list(Event.objects.filter(instance=instance).order_by("id").values_list("event_type", flat=True))
 
 
-@pytest.mark.parametrize("provider", ["evolution", "waha", "cloud"])
+@pytest.mark.parametrize("provider", ["sandbox", "evolution", "waha", "cloud"])
 def test_pair_send_receipts_inbound_and_stop_through_the_real_adapter(
     provider, request, owner_alice, alice_client, client, settings, django_capture_on_commit_callbacks
 ):
-    fake = request.getfixturevalue(f"fake_{provider}")
+    fake = request.getfixturevalue(f"fake_{provider}") if provider != "sandbox" else None
     scenario = Scenario(provider, fake, client, django_capture_on_commit_callbacks)
     settings.GATEWAY_PROVIDERS_ALLOWED = ["sandbox", provider]
 
     # 1. Create and pair.
     instance = instance_create(account=owner_alice.account, name=f"{provider}-line", provider=provider)
     assert instance.state == InstanceState.CREATED
-    assert instance.provider_ref or provider == "cloud"  # a Cloud instance gets its phone number id when paired
+    # A Cloud instance gets its phone number id when paired; the sandbox needs none.
+    assert instance.provider_ref or provider in ("cloud", "sandbox")
     instance = scenario.pair(instance, alice_client)
     assert instance.state == InstanceState.CONNECTED
-    assert instance.phone_number == (OWN_NUMBER if provider != "cloud" else "+15550783881")
+    own = {"cloud": "+15550783881", "sandbox": sandbox.fake_phone_number(instance)}.get(provider, OWN_NUMBER)
+    assert instance.phone_number == own
     assert "instance.connected" in event_types(instance)
 
     # 2. Send through the public API; the queue hands it to the provider.
