@@ -49,6 +49,7 @@ def _cases(account, instances) -> list[tuple[str, dict[str, str]]]:
         ("type = location", {"type": "location"}),
         ("text contains common word 'refund'", {"q": "refund"}),
         ("text contains rare word 'zebracorn'", {"q": "zebracorn"}),
+        ("text contains phrase 'card refund' (~0.2 %)", {"q": "card refund"}),
         ("text contains absent word 'xylophone'", {"q": "xylophone"}),
         ("text contains Arabic 'الفاتورة'", {"q": "الفاتورة"}),
         ("opt-outs only", {"opt_outs": "on"}),
