@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.providers.conftest import make_instance
@@ -288,8 +288,7 @@ def test_a_body_that_is_not_json_is_only_ever_rejected(instances, provider, body
 @FUZZ
 @given(event=st.text(max_size=30), data=json_values)
 def test_unknown_events_are_ignored_and_counted(instances, provider, event, data):
-    if event.strip().lower().replace("_", ".") in KNOWN_EVENTS or event in KNOWN_EVENTS:
-        return
+    assume(event.strip().lower().replace("_", ".") not in KNOWN_EVENTS and event not in KNOWN_EVENTS)
     envelope = {"event": event, "instance": "acme-01", "session": "acme-01", "data": data, "payload": data}
     counter = IgnoredCounter(provider)
     assert parse_ok(instances[provider], envelope) == []
