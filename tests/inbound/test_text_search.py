@@ -62,10 +62,17 @@ def test_the_portal_search_shows_only_matching_rows(alice_client, messages):
     assert len(row_ids(html)) == 1
 
 
-@pytest.mark.parametrize("probe", [10_000, 7], ids=["found-among-newest", "found-through-the-index"])
-def test_keyset_pages_under_a_text_search_have_no_gaps_or_repeats(owner_alice, alice_instance, monkeypatch, probe):
-    """Matches spread among non-matching rows, some with equal times; a small probe forces the index path."""
+@pytest.mark.parametrize(
+    ("probe", "min_hits"),
+    [(10_000, 10), (7, 2), (7, 10**6)],
+    ids=["found-among-newest", "found-in-a-window-sized-from-density", "found-through-the-index"],
+)
+def test_keyset_pages_under_a_text_search_have_no_gaps_or_repeats(
+    owner_alice, alice_instance, monkeypatch, probe, min_hits
+):
+    """Matches spread among non-matching rows, some with equal times; small probes force the other two paths."""
     monkeypatch.setattr(selectors, "TEXT_PROBE_ROWS", probe)
+    monkeypatch.setattr(selectors, "TEXT_PROBE_MIN_HITS", min_hits)
     rows = []
     for i in range(60):
         rows += seed(alice_instance, 1, at=T0 + dt.timedelta(seconds=i // 3), text=f"refund {i}" if i % 4 else "hi")
@@ -85,6 +92,21 @@ def test_keyset_pages_under_a_text_search_have_no_gaps_or_repeats(owner_alice, a
         back = [r.pk for r in page.rows] + back
         before = page.newer
     assert back + seen[len(back) :] == expected and len(back) >= 8
+
+
+def test_a_second_window_sized_from_the_density_serves_a_medium_word(
+    owner_alice, alice_instance, monkeypatch, django_assert_num_queries
+):
+    """1 row in 4 matches: 8 newest rows hold 2 matches, not a page of 5; the second window (2 * 8 * 5 / 2 = 40
+    rows) holds one, so the trigram index is not asked (two queries)."""
+    monkeypatch.setattr(selectors, "TEXT_PROBE_ROWS", 8)
+    monkeypatch.setattr(selectors, "TEXT_PROBE_MIN_HITS", 2)
+    rows = [seed(alice_instance, 1, at=T0 + dt.timedelta(seconds=i), text="card refund" if i % 4 == 0 else "hi")[0]
+            for i in range(80)]  # fmt: skip
+    expected = [r.pk for r in reversed(rows) if r.text == "card refund"][:4]
+    with django_assert_num_queries(2):
+        page = inbound_page(account=owner_alice.account, filters=InboundFilters(text="Card Refund"), size=4)
+    assert [r.pk for r in page.rows] == expected and page.older is not None
 
 
 def test_a_rare_word_older_than_the_probe_window_is_found(owner_alice, alice_instance, monkeypatch):

@@ -119,10 +119,35 @@ def inbound_filtered(*, account: Account, filters: InboundFilters, with_text: bo
     return rows
 
 
-# A text search first looks for a page among this many newest rows (in the keyset order, other filters applied).
+# A text search first looks for a page among this many newest rows (in the keyset order, other filters applied);
+# when that window held some matches but not a page, once more in a window sized from their density, up to the max.
 TEXT_PROBE_ROWS = 20_000
+TEXT_PROBE_MAX_ROWS = 100_000
+TEXT_PROBE_MIN_HITS = 10
 _FAR_PAST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def _probe(
+    rows: QuerySet[InboundMessage], *, text: str, order: tuple[str, str], window_rows: int, limit: int
+) -> list[InboundMessage]:
+    """The first ``limit`` matches among the first ``window_rows`` rows of ``rows`` in ``order`` (one query).
+
+    The window is "``received_at`` from the window_rows-th row on", a prefix of the order. The match is
+    ``STRPOS(UPPER(text), UPPER(word)) > 0``: ``icontains``'s very semantics, in a form no trigram index serves, so
+    the database walks the bounded window instead of collecting every match of the word.
+    """
+    edge = Subquery(rows.order_by(*order).values("received_at")[window_rows - 1 : window_rows])
+    if order[0] == "received_at":
+        window = rows.filter(received_at__lte=Coalesce(edge, Value(_FAR_FUTURE)))
+    else:
+        window = rows.filter(received_at__gte=Coalesce(edge, Value(_FAR_PAST)))
+    return list(
+        window.alias(_at=StrIndex(Upper("text"), Upper(Value(text))))
+        .filter(_at__gt=0)
+        .select_related("instance")
+        .order_by(*order)[:limit]
+    )
 
 
 def _fetch(rows: QuerySet[InboundMessage], *, text: str, ascending: bool, limit: int) -> list[InboundMessage]:
@@ -132,29 +157,23 @@ def _fetch(rows: QuerySet[InboundMessage], *, text: str, ascending: bool, limit:
     by walking the (received_at, id) index, a rare one only through the trigram index (walking reads the whole
     log: 4.4 s at 1,000,000 rows on SQLite), while the trigram index on a common word collects and sorts every
     match (0.7 s on PostgreSQL, whose estimate for ``LIKE '%word%'`` is blind to how common the word is). So:
-    look among the newest ``TEXT_PROBE_ROWS`` rows first (``received_at`` from the probe-th row on, in one query
-    with the search); when they hold a full page it is exactly the page, as they are a prefix of the order.
-    Otherwise the word is rare (< 1 in 400) and the trigram index is cheap. At most two queries at any log size.
-
-    The probe tests ``STRPOS(UPPER(text), UPPER(word)) > 0``: ``icontains``'s very semantics, in a form no
-    trigram index serves, so the database walks the bounded window instead of collecting every match.
+    look among the newest ``TEXT_PROBE_ROWS`` rows first; a full page there is exactly the page, as those rows are
+    a prefix of the order. A word seen at least ``TEXT_PROBE_MIN_HITS`` times there is common enough to fill a page
+    within a window sized from its density (twice the estimate, at most ``TEXT_PROBE_MAX_ROWS``): walk that one
+    (a 1-in-400 phrase at 1M rows on PostgreSQL: 0.19 s, against 0.55 s through the index). Otherwise the word is
+    rare (under ~1 in 2,000 rows) and the trigram index is cheap. At most three queries at any log size.
     """
     order = ("received_at", "pk") if ascending else ("-received_at", "-pk")
     if not text:
         return list(rows.select_related("instance").order_by(*order)[:limit])
-    probe_edge = Subquery(rows.order_by(*order).values("received_at")[TEXT_PROBE_ROWS - 1 : TEXT_PROBE_ROWS])
-    if ascending:
-        window = rows.filter(received_at__lte=Coalesce(probe_edge, Value(_FAR_FUTURE)))
-    else:
-        window = rows.filter(received_at__gte=Coalesce(probe_edge, Value(_FAR_PAST)))
-    chunk = list(
-        window.alias(_at=StrIndex(Upper("text"), Upper(Value(text))))
-        .filter(_at__gt=0)
-        .select_related("instance")
-        .order_by(*order)[:limit]
-    )
+    chunk = _probe(rows, text=text, order=order, window_rows=TEXT_PROBE_ROWS, limit=limit)
     if len(chunk) == limit:
         return chunk
+    if len(chunk) >= TEXT_PROBE_MIN_HITS:
+        wider = min(TEXT_PROBE_MAX_ROWS, 2 * TEXT_PROBE_ROWS * limit // len(chunk))
+        chunk = _probe(rows, text=text, order=order, window_rows=wider, limit=limit)
+        if len(chunk) == limit:
+            return chunk
     return list(filter_text(rows, text).select_related("instance").order_by(*order)[:limit])
 
 
