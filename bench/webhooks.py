@@ -7,7 +7,8 @@
    transactions), then one ``whatsapp-gateway worker`` process is started and the time from its first to its last
    delivery at the receiver gives deliveries/s per worker process.
 2. Baseline: a bare loop with one ``httpx.Client`` posts the same NxK bodies to the same receiver (no database,
-   no signing, no queue): posts/s. The ratio of the two is printed (goal ≥ 70 %).
+   no signing, no queue), just before and just after step 1: posts/s, the mean of the two. The ratio is printed
+   (goal ≥ 70 %).
 3. Latency: with the worker running, events are emitted at a steady pace; p50/p99 from each event's commit to its
    receipt at the receiver.
 
@@ -165,6 +166,32 @@ def wait_for(client, base_url: str, count: int, timeout: float) -> bool:
     return False
 
 
+def bare_loop(base_url: str, bodies: list[tuple[str, bytes]]) -> tuple[float, float]:
+    """One sync httpx client posting ``bodies`` to the receiver (no database, no signing, no queue): posts/s and
+    CPU milliseconds per post (this process; nothing else runs in it meanwhile)."""
+    import httpx
+
+    with httpx.Client(timeout=15) as client:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for path, body in bodies:
+            client.post(base_url + path, content=body, headers={"Content-Type": "application/json"})
+        rate = len(bodies) / (time.perf_counter() - started)
+        return rate, (time.process_time() - cpu_started) * 1000 / len(bodies)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a child process so far (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    return "/".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -191,6 +218,7 @@ def main() -> None:
 def run(args: argparse.Namespace, database_url: str) -> None:
     import httpx
 
+    load_before = loadavg()
     data_dir = tempfile.mkdtemp(prefix="wg-bench-")
     env = {
         "GATEWAY_DATA_DIR": data_dir,
@@ -220,35 +248,41 @@ def run(args: argparse.Namespace, database_url: str) -> None:
         total = args.events * args.endpoints
         control = httpx.Client(timeout=10)
 
-        # 1. Throughput of one worker process over a backlog.
+        # 1. Throughput of one worker process over a backlog, bracketed by the bare loop (step 2) run just before
+        # and just after it: on a shared machine the load drifts, and one baseline taken minutes apart skews the ratio.
         started = time.perf_counter()
         for number in range(args.events):
             emit(instance, number)
         emit_seconds = time.perf_counter() - started
+        from whatsapp_gateway.webhooks.delivery import canonical_json
+        from whatsapp_gateway.webhooks.models import Delivery
+
+        deliveries = Delivery.objects.select_related("event").order_by("id")
+        bodies = [(f"/hook/{n % args.endpoints}", canonical_json(d.event.payload)) for n, d in enumerate(deliveries)]
+        bare_before, bare_cpu_before = bare_loop(base_url, bodies)
+        control.get(base_url + "/reset")
         worker = subprocess.Popen([sys.executable, "-m", "whatsapp_gateway", "worker"], env=child_env)
         worker_started = time.time()
+        wait_for(control, base_url, 1, timeout=120)
+        cpu_at_first = process_cpu_seconds(worker.pid)  # start-up excluded
+        count_at_first = http_json(control, base_url, "/stats")["count"]
         if not wait_for(control, base_url, total, timeout=600):
             raise SystemExit("the worker did not deliver everything within 10 minutes")
+        cpu_at_last = process_cpu_seconds(worker.pid)
+        load_throughput = loadavg()
         records = http_json(control, base_url, "/dump")
         times = sorted(t for _path, _wid, t in records)
         worker_rate = total / (times[-1] - times[0])
         wall_rate = total / (times[-1] - worker_started)
 
-        # 2. The bare loop: the same bodies, one sync client, nothing else.
-        from whatsapp_gateway.webhooks.delivery import canonical_json
-        from whatsapp_gateway.webhooks.models import Delivery
-
-        bodies = [
-            (f"/hook/{n}", canonical_json(d.event.payload))
-            for n, d in enumerate(Delivery.objects.select_related("event").order_by("id"))
-        ]
-        bodies = [(f"/hook/{n % args.endpoints}", body) for n, (_p, body) in enumerate(bodies)]
+        # 2. The bare loop again, right after: the same bodies, one sync client, nothing else.
         control.get(base_url + "/reset")
-        with httpx.Client(timeout=15) as client:
-            started = time.perf_counter()
-            for path, body in bodies:
-                client.post(base_url + path, content=body, headers={"Content-Type": "application/json"})
-            bare_rate = len(bodies) / (time.perf_counter() - started)
+        bare_after, bare_cpu_after = bare_loop(base_url, bodies)
+        bare_rate = (bare_before + bare_after) / 2
+        bare_cpu = (bare_cpu_before + bare_cpu_after) / 2
+        worker_cpu = None
+        if cpu_at_first is not None and cpu_at_last is not None and total > count_at_first:
+            worker_cpu = (cpu_at_last - cpu_at_first) * 1000 / (total - count_at_first)
 
         # 3. Latency from commit to receipt, at a steady pace, with the worker idle-waiting for work.
         control.get(base_url + "/reset")
@@ -274,14 +308,27 @@ def run(args: argparse.Namespace, database_url: str) -> None:
     broker = "RedisHuey" if args.redis else "SqliteHuey"
     database = "PostgreSQL (scratch database)" if database_url else "SQLite database"
     print(f"webhook delivery benchmark: {args.events} events x {args.endpoints} endpoints = {total} deliveries")
+    print(
+        f"  machine: {os.cpu_count()} CPUs, load average (1/5/15 min) before {load_before}, "
+        f"after the throughput phase {load_throughput}, at the end {loadavg()}"
+    )
     print(f"  setup: {database}, {broker}, 1 worker process with {args.threads} threads, receiver on 127.0.0.1")
     print(
         f"  emitting {args.events} events (outbox rows, in their transactions): {args.events / emit_seconds:,.0f} events/s"
     )
     print(f"  worker, first to last delivery:            {worker_rate:,.0f} deliveries/s")
     print(f"  worker, including process start-up:        {wall_rate:,.0f} deliveries/s")
-    print(f"  bare httpx loop, same bodies and receiver: {bare_rate:,.0f} posts/s")
+    print(
+        f"  bare httpx loop, same bodies and receiver: {bare_rate:,.0f} posts/s "
+        f"(mean of {bare_before:,.0f} just before and {bare_after:,.0f} just after the worker)"
+    )
     print(f"  ratio worker / bare loop:                  {worker_rate / bare_rate:.0%}  (goal >= 70%)")
+    if worker_cpu is not None:
+        # CPU time per delivery does not depend on what else the machine runs, unlike the rates above.
+        print(
+            f"  CPU per delivery: worker process {worker_cpu:.2f} ms, bare loop {bare_cpu:.2f} ms "
+            f"(ratio of CPU costs bare / worker: {bare_cpu / worker_cpu:.0%})"
+        )
     print(
         f"  commit -> receipt latency at {args.latency_rate:g} events/s ({len(latencies)} deliveries): "
         f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms"
