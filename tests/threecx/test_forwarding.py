@@ -156,3 +156,26 @@ def test_the_event_log_page_shows_the_delivery(alice_client, bridge, line, pbx, 
     pbx.wait_for(1)
     page = alice_client.get(f"/integrations/3cx/{bridge.public_id}/events").content.decode()
     assert "Delivered to 3CX" in page and inbound.public_id in page
+
+
+@pytest.mark.django_db
+def test_the_delivery_pages_never_show_the_3cx_webhook_url_in_full(
+    alice_client, bridge, line, pbx, django_capture_on_commit_callbacks
+):
+    customer_writes(line, "Hello", django_capture_on_commit_callbacks)
+    pbx.wait_for(1)
+    delivery = Delivery.objects.get(endpoint=bridge.delivery_endpoint)
+    endpoint_id = bridge.delivery_endpoint.public_id
+    pages = {
+        "delivery log": f"/webhooks/{endpoint_id}/deliveries",
+        "delivery": f"/webhooks/{endpoint_id}/deliveries/{delivery.public_id}",
+        "event": f"/webhooks/events/{delivery.event.public_id}",
+        "instance deliveries": f"/instances/{line.public_id}/webhook/deliveries",
+    }
+    token = "0123456789abcdef0123456789abcdef"  # the credential in the 3CX Webhook URL path
+    for name, path in pages.items():
+        response = alice_client.get(path)
+        assert response.status_code == 200, name
+        page = response.content.decode()
+        assert token not in page, name
+    assert f"http://127.0.0.1:{pbx.port}/sms/…cdef" in alice_client.get(pages["delivery log"]).content.decode()

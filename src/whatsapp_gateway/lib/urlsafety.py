@@ -280,3 +280,22 @@ def pinned_client(checked: CheckedURL, *, timeout: float = 15.0, user_agent: str
         trust_env=False,
         headers=headers,
     )
+
+
+def url_hint(url: str) -> str:
+    """``https://pbx.example.com/sms/generic/155e…fdf8`` → ``https://pbx.example.com/sms/…fdf8``: scheme, host and a
+    masked path, for showing a URL whose path or query is itself a credential (a 3CX Webhook URL token)."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    segments = [s for s in (parts.path or "/").split("/") if s]
+    if not segments:
+        masked = "/"
+    else:
+        tail = segments[-1][-4:] if len(segments[-1]) > 8 else ""
+        masked = f"/{segments[0]}/…{tail}" if len(segments) > 1 else f"/…{tail}"
+    suffix = "?…" if parts.query else ""
+    return f"{parts.scheme}://{host}{masked}{suffix}"

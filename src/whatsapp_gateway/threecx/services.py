@@ -10,7 +10,6 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -20,6 +19,7 @@ from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.crypto import keyed_hash
+from whatsapp_gateway.lib.urlsafety import url_hint
 from whatsapp_gateway.threecx.models import DidMapping, Integration, IntegrationStatus
 
 SECRET_PREFIX = "tcxs_"  # noqa: S105 (a public prefix, not a secret)
@@ -82,21 +82,7 @@ def _set_api_key(integration: Integration, value: str) -> None:
 
 def endpoint_url_hint(url: str) -> str:
     """``https://pbx.example.com/sms/generic/155e…fdf8`` → ``https://pbx.example.com/sms/…fdf8`` (never the token)."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    path = parts.path or "/"
-    segments = [s for s in path.split("/") if s]
-    if not segments:
-        masked = "/"
-    else:
-        tail = segments[-1][-4:] if len(segments[-1]) > 8 else ""
-        masked = f"/{segments[0]}/…{tail}" if len(segments) > 1 else f"/…{tail}"
-    suffix = "?…" if parts.query else ""
-    return f"{parts.scheme}://{host}{masked}{suffix}"
+    return url_hint(url)
 
 
 def endpoint_url_current(integration: Integration) -> str:

@@ -8,6 +8,7 @@ from whatsapp_gateway.accounts.models import Account
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.crypto import EncryptedTextField
 from whatsapp_gateway.lib.ids import make_public_id_default
+from whatsapp_gateway.lib.urlsafety import url_hint
 
 
 class Event(models.Model):
@@ -84,6 +85,14 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} endpoint {self.public_id}"
+
+    @property
+    def display_url(self) -> str:
+        """The destination as pages show it: a 3CX Webhook URL carries its credential in the path, so only its host
+        and a masked path are ever shown after saving; a customer's own webhook URL is shown as entered."""
+        if self.kind == EndpointKind.THREECX:
+            return url_hint(self.url)
+        return self.url
 
     @property
     def auto_disabled(self) -> bool:
