@@ -244,3 +244,32 @@ def test_pending_deliveries_of_a_deleted_endpoint_go_with_it(alice_endpoint, ali
     services.endpoint_delete(endpoint=alice_endpoint)
     assert not Endpoint.objects.exists()
     assert not Delivery.objects.exists()
+
+
+def test_cookies_set_by_one_receiver_are_never_sent_with_any_delivery(
+    owner_alice, alice_instance, outsider_charlie, charlie_instance, httpserver
+):
+    # Clients are shared per worker thread and destination address, so a stored cookie would travel from one
+    # customer's endpoint to another customer's endpoint on the same host. Nothing is stored.
+    httpserver.expect_request("/alice").respond_with_data("ok", headers={"Set-Cookie": "session=alice-secret; Path=/"})
+    httpserver.expect_request("/charlie").respond_with_data("ok")
+    alice, _ = services.endpoint_create(
+        account=owner_alice.account,
+        instance=alice_instance,
+        url=httpserver.url_for("/alice"),
+        events=["message.received"],
+    )
+    charlie, _ = services.endpoint_create(
+        account=outsider_charlie.account,
+        instance=charlie_instance,
+        url=httpserver.url_for("/charlie"),
+        events=["message.received"],
+    )
+    emit(alice_instance)
+    run(alice)
+    event_emit(account=charlie_instance.account, instance=charlie_instance, event_type="message.received", data=DATA)
+    run(charlie)
+    emit(alice_instance)
+    run(alice)
+    assert [req.path for req, _ in httpserver.log] == ["/alice", "/charlie", "/alice"]
+    assert all("Cookie" not in req.headers for req, _ in httpserver.log)

@@ -21,6 +21,7 @@ development and tests); credentials, fragments and numeric host tricks stay refu
 
 from __future__ import annotations
 
+import http.cookiejar
 import ipaddress
 import re
 import socket
@@ -270,8 +271,14 @@ class PinnedTransport(httpx.HTTPTransport):
         )
 
 
+def _no_cookie_jar() -> http.cookiejar.CookieJar:
+    # Clients are shared by every endpoint on one address: a stored cookie would travel between customers.
+    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
 def pinned_client(checked: CheckedURL, *, timeout: float = 15.0, user_agent: str = "") -> httpx.Client:
-    """A client whose connections go to ``checked.pinned_ip``; redirects are not followed."""
+    """A client whose connections go to ``checked.pinned_ip``; redirects are not followed; cookies are never
+    stored or sent."""
     headers = {"User-Agent": user_agent} if user_agent else None
     return httpx.Client(
         transport=PinnedTransport(checked.pinned_ip),
@@ -279,6 +286,7 @@ def pinned_client(checked: CheckedURL, *, timeout: float = 15.0, user_agent: str
         follow_redirects=False,
         trust_env=False,
         headers=headers,
+        cookies=_no_cookie_jar(),
     )
 
 
