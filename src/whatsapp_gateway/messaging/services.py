@@ -6,8 +6,11 @@ and opt-out confirmations all call it, so no path can skip a guard.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +84,23 @@ class SendOutcome:
 
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+_SQLITE_WRITER = threading.Lock()
+
+
+@contextlib.contextmanager
+def _writer_turn() -> Iterator[None]:
+    """SQLite admits one writer at a time. Threads of this process queue for it on a lock, woken the moment it is
+    free, rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms while the database may
+    already be free (bench/send_api.py: ~10-60% more accepted sends/s on SQLite; PostgreSQL is not affected).
+    Not taken inside an outer transaction: that one may already hold SQLite's write lock, and waiting here for a
+    thread that waits for it would deadlock."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with _SQLITE_WRITER:
+        yield
 
 
 def _next_log_id(account_id: int) -> int:
@@ -193,7 +213,7 @@ def _guard_and_record(ctx: GuardContext, *, record, actor, client_ip, idempotenc
         from whatsapp_gateway.messaging.guard.checks import check_instance
 
         check_instance(ctx)
-    with transaction.atomic():
+    with _writer_turn(), transaction.atomic():
         log_id = _next_log_id(ctx.account.pk)
         ctx.now = now()  # counts are taken under the lock, against this moment
         if block is None:
