@@ -179,3 +179,17 @@ def test_the_delivery_pages_never_show_the_3cx_webhook_url_in_full(
         page = response.content.decode()
         assert token not in page, name
     assert f"http://127.0.0.1:{pbx.port}/sms/…cdef" in alice_client.get(pages["delivery log"]).content.decode()
+
+
+@pytest.mark.django_db
+def test_nothing_is_forwarded_once_the_operator_turns_the_module_off(
+    bridge, line, pbx, owner_alice, django_capture_on_commit_callbacks
+):
+    account = owner_alice.account
+    account.enabled_modules = [m for m in account.enabled_modules if m != "threecx"]
+    account.save()
+    inbound = customer_writes(line, "Hello?", django_capture_on_commit_callbacks)
+    assert pbx.received == []
+    assert not Delivery.objects.filter(endpoint=bridge.delivery_endpoint).exists()
+    row = IntegrationEvent.objects.get(integration=bridge, direction="to_3cx")
+    assert (row.decision, row.code, row.message_id) == ("skipped", "module_not_enabled", inbound.public_id)

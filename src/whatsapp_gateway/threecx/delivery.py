@@ -8,6 +8,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
+from whatsapp_gateway.accounts.models import Module
 from whatsapp_gateway.threecx.models import InboundFormat, Integration
 
 
@@ -114,6 +115,8 @@ def forward_skip_reason(
         return None, "not_served"
     if not (integration.is_active and integration.inbound_enabled):
         return did, "inbound_off"
+    if not integration.account.has_module(Module.THREECX):
+        return did, "module_not_enabled"  # the operator turned 3CX off for the account: nothing leaves for 3CX
     if is_opt_out:
         return did, "opt_out"
     if not sender_phone.startswith("+"):
