@@ -71,7 +71,18 @@ def test_requests_with_bad_credentials_do_not_use_up_the_rate_limit(post_native,
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"", b"\xff\xfe", b'"text"'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b"",
+        b"\xff\xfe",
+        b'"text"',
+        b'{"event_type": "test", "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+    ],
+    ids=["broken", "array", "empty", "not-utf8", "string", "nested-50000-deep"],
+)
 def test_a_body_that_is_not_a_json_object_gets_400(post_native, raw):
     response = post_native(None, raw=raw)
     assert response.status_code == 400

@@ -268,7 +268,7 @@ def _rate_limit(integration: Integration) -> None:
 def _parse_json(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise errors.InvalidJson() from exc
     if not isinstance(data, dict):
         raise errors.InvalidJson()
