@@ -62,6 +62,28 @@ def test_generic_sms_attachments_become_links_under_the_text(post_generic, wrote
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "attachment",
+    [
+        {"media_urls": ["https://files.example.com/photo.jpg"]},
+        {"text": "", "media": [{"url": "https://files.example.com/photo.jpg", "content_type": "image/jpeg"}]},
+    ],
+    ids=["media_urls-no-text", "media-empty-text"],
+)
+def test_a_picture_without_words_from_3cx_goes_out_as_its_link(post_generic, wrote, attachment):
+    payload = {"from": DID, "to": CUSTOMER, **attachment}
+    response = post_generic(payload)
+    assert response.status_code == 200, response.json()
+    assert Message.objects.get().text == "https://files.example.com/photo.jpg"
+
+
+@pytest.mark.django_db
+def test_an_empty_message_without_attachments_is_still_refused(post_generic, wrote):
+    response = post_generic({"from": DID, "to": CUSTOMER, "text": "  ", "media_urls": [" ", 7]})
+    assert error_of(response) == (422, "missing_message_text")
+
+
+@pytest.mark.django_db
 def test_a_native_reply_is_queued_with_message_and_log_ids(post_native, wrote):
     response = post_native(native(message_purpose="operational"))
     assert response.status_code == 202

@@ -285,8 +285,10 @@ def _handle_generic(integration: Integration, data: dict, log: _Log, request: We
         raise errors.OutboundDisabled()
     phone = _phone(integration.account, data.get("to"), field_name="to")
     log.phone = phone
-    text = _text(data, ("text",))
-    text = _with_media_links(text, data)
+    media = _media_urls(data)
+    # A picture sent from the 3CX chat with no words is still a message: its link is the text.
+    text = _text(data, ("text",), allow_empty=bool(media))
+    text = _with_media_links(text, media)
     log.text_length = len(text)
     did = _did(integration.account, data.get("from"))
     instance = _resolve_instance(integration, data, did)
@@ -721,15 +723,17 @@ def _phone(account: Account, raw: Any, *, field_name: str) -> str:
         ) from exc
 
 
-def _text(data: dict, keys: tuple[str, ...]) -> str:
+def _text(data: dict, keys: tuple[str, ...], *, allow_empty: bool = False) -> str:
     raw = _first(data, keys)
     name = _first_key(data, keys)
+    if raw is None and allow_empty:
+        return ""
     if raw is None:
         raise errors.MissingMessageText(f"Message text is required ({' | '.join(keys)}).")
     if not isinstance(raw, str):
         raise errors.ValidationFailed(f"The field '{name}' must be a string.", details={"field": name})
     text = raw.strip()
-    if not text:
+    if not text and not allow_empty:
         raise errors.MissingMessageText(f"Message text is required ({' | '.join(keys)}).")
     if len(text) > MAX_TEXT_CHARS:
         raise errors.ValidationFailed(
@@ -738,17 +742,25 @@ def _text(data: dict, keys: tuple[str, ...]) -> str:
     return text
 
 
-def _with_media_links(text: str, data: dict) -> str:
-    """The guarded API is text-only: attachments 3CX may send (Telnyx ``media_urls`` or ``media[].url``) become
-    links under the text."""
+def _media_urls(data: dict) -> list[str]:
+    """Attachments 3CX may send: Telnyx ``media_urls`` or ``media[].url`` (reference/threecx.md §1c)."""
     urls: list[str] = []
     if isinstance(data.get("media_urls"), list):
-        urls += [u for u in data["media_urls"] if isinstance(u, str)]
+        urls += [u.strip() for u in data["media_urls"] if isinstance(u, str) and u.strip()]
     if isinstance(data.get("media"), list):
-        urls += [m["url"] for m in data["media"] if isinstance(m, dict) and isinstance(m.get("url"), str)]
+        urls += [
+            m["url"].strip()
+            for m in data["media"]
+            if isinstance(m, dict) and isinstance(m.get("url"), str) and m["url"].strip()
+        ]
+    return urls
+
+
+def _with_media_links(text: str, urls: list[str]) -> str:
+    """The guarded API is text-only: attachments become links under the text."""
     if not urls:
         return text
-    combined = "\n".join([text, *urls[:5]])
+    combined = "\n".join([line for line in [text, *urls[:5]] if line])
     return combined[:MAX_TEXT_CHARS]
 
 
