@@ -273,3 +273,33 @@ def test_cookies_set_by_one_receiver_are_never_sent_with_any_delivery(
     run(alice)
     assert [req.path for req, _ in httpserver.log] == ["/alice", "/charlie", "/alice"]
     assert all("Cookie" not in req.headers for req, _ in httpserver.log)
+
+
+def test_a_dns_failure_at_delivery_time_is_retried_not_blocked(
+    alice_endpoint, alice_instance, receiver, clock, monkeypatch
+):
+    import socket
+
+    port = receiver.port
+    alice_endpoint.url = f"http://hooks.example.test:{port}/hook"
+    alice_endpoint.save(update_fields=["url"])
+    dns_up = False
+
+    def flaky_getaddrinfo(host, port, *args, **kwargs):
+        if not dns_up:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", flaky_getaddrinfo)
+    delivery = Delivery.objects.get(event=emit(alice_instance))
+    run(alice_endpoint)
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.PENDING and delivery.attempts == 1
+    assert delivery.last_error.startswith("DNS lookup failed: ")
+    assert delivery.attempt_log.get().outcome == DeliveryState.FAILED
+    dns_up = True
+    clock.shift(6)
+    run(alice_endpoint)
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.SENT
+    assert [req.path for req, _ in receiver.log] == ["/hook"]

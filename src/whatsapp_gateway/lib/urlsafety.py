@@ -83,6 +83,11 @@ class UnsafeURL(ValueError):
         self.reason = reason
 
 
+class UnresolvableHost(UnsafeURL):
+    """The host name did not resolve (now). Refused in a form; at delivery time a transient DNS failure is retried
+    like a connection failure, not treated as a blocked destination."""
+
+
 @dataclass(frozen=True)
 class CheckedURL:
     """A URL that passed every check, with the addresses it resolved to and the one to connect to."""
@@ -100,7 +105,7 @@ def system_resolver(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeURL(f"the host name {host!r} does not resolve") from exc
+        raise UnresolvableHost(f"the host name {host!r} does not resolve") from exc
     addresses: list[str] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
         address = str(sockaddr[0]).split("%", 1)[0]
@@ -213,7 +218,7 @@ def check_url(url: str, *, allow_private: bool = False, resolver: Resolver | Non
     else:
         addresses = (resolver or system_resolver)(host, port)
         if not addresses:
-            raise UnsafeURL(f"the host name {host!r} does not resolve")
+            raise UnresolvableHost(f"the host name {host!r} does not resolve")
     if not allow_private:
         for address in addresses:
             reason = ip_block_reason(address)

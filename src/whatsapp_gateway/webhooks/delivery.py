@@ -218,6 +218,9 @@ def attempt(endpoint: Endpoint, delivery: Delivery, event: Event) -> AttemptResu
     attempted_at = now()
     try:
         checked = urlsafety.check_url(endpoint.url, allow_private=settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS)
+    except urlsafety.UnresolvableHost as exc:
+        # A DNS outage is not a verdict on the destination: retry on the schedule like a refused connection.
+        return AttemptResult(delivery, "failed", attempted_at, error=f"DNS lookup failed: {exc.reason}"[:300])
     except urlsafety.UnsafeURL as exc:
         return AttemptResult(delivery, "blocked", attempted_at, error=f"blocked: {exc.reason}"[:300])
     request = build_request(endpoint, event, delivery, int(attempted_at.timestamp()))
