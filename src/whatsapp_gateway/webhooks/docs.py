@@ -167,7 +167,8 @@ URL_RULES = [
     "The connection goes to the address that was checked, so a second DNS answer cannot redirect it.",
     "Redirects are never followed: a 3xx answer is a failed attempt. Update the URL instead.",
     "A URL that breaks these rules is rejected in the form; if its DNS later points somewhere private, the "
-    "delivery is recorded as blocked, with the reason, and not retried (resend it after fixing the URL).",
+    "delivery is recorded as blocked, with the reason, and not retried (resend it after fixing the URL). A host "
+    "name that does not resolve at that moment is a failed attempt and is retried on the schedule.",
 ]
 
 
