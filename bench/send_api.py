@@ -32,12 +32,14 @@ INSTANCES = 400  # × 20 sends/minute each (velocity guard) leaves headroom for 
 
 
 def _client_proc(index, port, method, path, body_factory, headers, seconds, threads, out):
+    """``headers`` is one dict, or a list of dicts that the clients take in turn (one API key per account)."""
     stop_at = time.monotonic() + seconds
     lock = threading.Lock()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
 
     def worker(n: int) -> None:
+        mine = headers[n % len(headers)] if isinstance(headers, list) else headers
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         local_lat, local_status = [], {}
         i = 0
@@ -46,7 +48,7 @@ def _client_proc(index, port, method, path, body_factory, headers, seconds, thre
             i += 1
             start = time.perf_counter()
             try:
-                conn.request(method, path, body=body, headers=headers)
+                conn.request(method, path, body=body, headers=mine)
                 response = conn.getresponse()
                 response.read()
                 status = response.status
@@ -121,25 +123,38 @@ def drive(port: int, *, method: str, path: str, body_factory, headers: dict, cli
     }
 
 
-def prepare(server: GatewayServer, instances: int) -> list[str]:
+def prepare(server: GatewayServer, instances: int, accounts: int = 1) -> tuple[list[str], list[str]]:
     """A custom plan with room for the run, and many connected sandbox instances (the velocity guard allows 20
-    sends a minute per instance, which a benchmark would otherwise hit in a second)."""
+    sends a minute per instance, which a benchmark would otherwise hit in a second). With ``accounts`` > 1, more
+    accounts get the same instance names and an API key each; returns (instance names, API keys)."""
     code = f"""
-from whatsapp_gateway.accounts.models import Account, Plan
+import json
+from whatsapp_gateway.accounts.models import Account, Plan, User
+from whatsapp_gateway.accounts.services import account_create
+from whatsapp_gateway.apikeys.services import api_key_create
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.providers.models import SandboxSession
-account = Account.objects.get(public_id={server.demo["account_id"]!r})
+demo = Account.objects.get(public_id={server.demo["account_id"]!r})
 plan, _ = Plan.objects.get_or_create(code="bench", defaults=dict(name="Benchmark (custom)", daily_limit=10_000_000,
     monthly_limit=100_000_000, max_instances={instances + 10}, is_custom=True))
-account.plan = plan
-account.save()
-Instance.objects.bulk_create([Instance(account=account, name=f"bench-{{i:04d}}", state="connected", provider="sandbox",
-    phone_number=f"+1415555{{i:04d}}") for i in range({instances})])
-for inst in Instance.objects.filter(account=account, name__startswith="bench-"):
-    SandboxSession.objects.get_or_create(instance=inst, defaults=dict(status="open", phone_number=inst.phone_number))
+accounts, keys = [demo], []
+for n in range(1, {accounts}):
+    owner = User.objects.create_user(username=f"bench{{n}}@example.com", email=f"bench{{n}}@example.com",
+        password="bench-password-123")
+    accounts.append(account_create(name=f"Bench {{n}}", owner=owner, plan=plan, modules=list(demo.enabled_modules)))
+    keys.append(api_key_create(account=accounts[-1], name="bench").full_key)
+for account in accounts:
+    account.plan = plan
+    account.save()
+    Instance.objects.bulk_create([Instance(account=account, name=f"bench-{{i:04d}}", state="connected",
+        provider="sandbox", phone_number=f"+1415{{account.pk:03d}}{{i:04d}}") for i in range({instances})])
+    for inst in Instance.objects.filter(account=account, name__startswith="bench-"):
+        SandboxSession.objects.get_or_create(instance=inst, defaults=dict(status="open",
+            phone_number=inst.phone_number))
+print(json.dumps(keys))
 """
-    server.python(code)
-    return [f"bench-{i:04d}" for i in range(instances)]
+    extra_keys = json.loads(server.python(code).strip().splitlines()[-1])
+    return [f"bench-{i:04d}" for i in range(instances)], [server.demo["api_key"], *extra_keys]
 
 
 @contextlib.contextmanager
@@ -179,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--mode", choices=["send", "dry_run", "both"], default="send")
     parser.add_argument("--instances", type=int, default=INSTANCES)
+    parser.add_argument(
+        "--accounts", type=int, default=1, help="spread the sends over this many accounts (one API key each)"
+    )
     args = parser.parse_args(argv)
 
     extra = {"REDIS_URL": args.redis_url} if args.redis_url else {}
@@ -191,9 +209,8 @@ def run(args: argparse.Namespace, database_url: str | None, extra: dict[str, str
         port=args.port, database_url=database_url, workers=args.workers, threads=args.threads, extra_env=extra
     )
     with server:
-        names = prepare(server, args.instances)
-        key = server.demo["api_key"]
-        send_headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        names, keys = prepare(server, args.instances, args.accounts)
+        send_headers = [{"Authorization": f"Bearer {key}", "Content-Type": "application/json"} for key in keys]
         common = {"clients": args.clients, "seconds": args.seconds}
         drive(args.port, method="GET", path="/healthz", body_factory=None, headers={}, clients=4, seconds=2)  # warm up
         db = "PostgreSQL" if database_url else "SQLite"
@@ -201,6 +218,7 @@ def run(args: argparse.Namespace, database_url: str | None, extra: dict[str, str
         print(
             f"WhatsApp Gateway send benchmark: {db}, gunicorn {args.workers}×{args.threads} gthread, "
             f"{args.clients} clients, {args.seconds:.0f} s per measurement"
+            + (f", {args.accounts} accounts" if args.accounts > 1 else "")
         )
         trivial = drive(args.port, method="GET", path="/healthz", body_factory=None, headers={}, **common)
         print(fmt("GET /healthz (trivial JSON)", trivial))
