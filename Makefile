@@ -54,11 +54,11 @@ reliability: install
 security: install
 	$(BIN)/pytest -p no:randomly tests/security $(PYTEST_ARGS)
 
-## A longer reliability run: 5x the messages and worker kills, on PostgreSQL + Redis, with a PostgreSQL restart.
-## Restarts the local PostgreSQL server: do not run it on a machine others are using (`make reliability` restarts
-## only a private throw-away server).
+## A longer reliability run: GATEWAY_SOAK (5) times the messages, instances and worker kills, on PostgreSQL + Redis.
+## The PostgreSQL restart runs on a private throw-away server; GATEWAY_RELIABILITY_PG_RESTART=1 also restarts the
+## server at PG_URL (do not set it on a machine others are using).
 soak: install
-	GATEWAY_SOAK=$${GATEWAY_SOAK:-5} GATEWAY_RELIABILITY_PG_RESTART=1 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) \
+	GATEWAY_SOAK=$${GATEWAY_SOAK:-5} DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) \
 		$(BIN)/pytest -p no:randomly tests/reliability $(PYTEST_ARGS)
 
 demo: install

@@ -72,16 +72,20 @@ def cmd_enqueue(count: str, tag: str) -> dict:
     """Accept ``count`` sends through the send service, round-robin over the instances, one recipient each."""
     from whatsapp_gateway.accounts.models import Account
     from whatsapp_gateway.instances.models import Instance
+    from whatsapp_gateway.messaging.models import Message
     from whatsapp_gateway.messaging.services import send_message
 
     account = Account.objects.get(name="Reliability Co")
     instances = list(Instance.objects.filter(account=account).order_by("id"))
+    # A fresh recipient for every message across batches: the per-recipient limit (5 in 10 minutes) is not what
+    # this suite tests, and a soak run sends many batches.
+    offset = Message.objects.filter(account=account).count()
     ids = []
     for number in range(int(count)):
         outcome = send_message(
             account=account,
-            instance_ref=instances[number % len(instances)],
-            phone=f"+1202555{2000 + number % 8000:04d}" if tag != "slow" else "+12025550103",
+            instance_ref=instances[(offset + number) % len(instances)],  # even across batches (rate limit)
+            phone=f"+1202555{2000 + (offset + number) % 8000:04d}" if tag != "slow" else "+12025550103",
             text=f"Order {tag}-{number} has shipped.",
             purpose="transactional",
             source="api",

@@ -128,7 +128,7 @@ def test_a_postgresql_restart_during_load_on_a_private_server_loses_and_duplicat
 @pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres")
     or os.environ.get("GATEWAY_RELIABILITY_PG_RESTART") != "1",
-    reason="restarts the PostgreSQL server: runs on PostgreSQL with GATEWAY_RELIABILITY_PG_RESTART=1 (CI, make soak)",
+    reason="restarts the PostgreSQL server: runs on PostgreSQL with GATEWAY_RELIABILITY_PG_RESTART=1 (CI)",
 )
 def test_a_postgresql_restart_during_load_loses_and_duplicates_nothing(django_db_blocker):
     version = os.environ.get("GATEWAY_PG_CLUSTER_VERSION") or sorted(os.listdir("/etc/postgresql"))[-1]

@@ -25,7 +25,7 @@ SOAK = max(int(os.environ.get("GATEWAY_SOAK", "1") or 1), 1)
 def test_killing_workers_during_sends_and_deliveries_loses_and_duplicates_nothing(cluster):
     receiver = Receiver()
     try:
-        instances = 6
+        instances = 6 * SOAK  # ~14 sends per instance per run: under the 20-a-minute instance limit
         setup = cluster.run("setup", str(instances), receiver.url, immediate=True)
         assert set(setup["states"]) == {"connected"}, setup
         total = 0
