@@ -303,3 +303,73 @@ def test_a_dns_failure_at_delivery_time_is_retried_not_blocked(
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.SENT
     assert [req.path for req, _ in receiver.log] == ["/hook"]
+
+
+@pytest.fixture
+def trickling_receiver():
+    """Answers 200 but sends its headers one byte every 0.2 s (about 4 s in all): each read is quick, the whole is not."""
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(65536)
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    length = int(
+                        next(
+                            line.split(b":")[1]
+                            for line in head.lower().split(b"\r\n")
+                            if line.startswith(b"content-length")
+                        )
+                    )
+                    while len(body) < length:
+                        body += conn.recv(65536)
+                    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 15 + b"\r\nContent-Length: 2\r\n\r\nok":
+                        if stop.is_set():
+                            break
+                        conn.sendall(bytes([byte]))
+                        time.sleep(0.2) if byte == ord("a") else None
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(timeout=10)
+    server.close()
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_total_timeout(
+    owner_alice, alice_instance, trickling_receiver, settings
+):
+    # httpx's timeout is per socket read; the delivery timeout is for the whole request, so one slow receiver cannot
+    # keep a worker thread for longer than that.
+    settings.GATEWAY_WEBHOOK_TIMEOUT_SECONDS = 1
+    endpoint, _ = services.endpoint_create(
+        account=owner_alice.account,
+        instance=alice_instance,
+        url=f"http://127.0.0.1:{trickling_receiver}/hook",
+        events=["message.received"],
+    )
+    delivery = Delivery.objects.get(event=emit(alice_instance))
+    endpoint_deliver_due(endpoint_id=endpoint.pk)
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.PENDING and delivery.attempts == 1
+    assert delivery.last_error == "timed out after 1 s"

@@ -25,8 +25,12 @@ import http.cookiejar
 import ipaddress
 import re
 import socket
+import ssl
+import threading
+import time
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -232,6 +236,57 @@ def check_url(url: str, *, allow_private: bool = False, resolver: Resolver | Non
     )
 
 
+_deadline = threading.local()
+
+
+@contextmanager
+def total_deadline(seconds: float) -> Iterator[None]:
+    """Bound a whole request made by this thread through a pinned client (connect, TLS, send, headers and body)
+    to ``seconds``. httpx's timeouts apply per socket operation, so a receiver trickling one byte every few
+    seconds could otherwise hold a worker thread for as long as it likes."""
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def _remaining(timeout: float | None, exc: type[Exception]) -> float | None:
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise exc("the request took longer than its total deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write waits at most until the thread's :func:`total_deadline`."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _remaining(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _remaining(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, _remaining(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._stream.get_extra_info(info)
+
+
 class _PinnedBackend(httpcore.NetworkBackend):
     """Opens every TCP connection to one fixed address, whatever host name the request names."""
 
@@ -247,9 +302,14 @@ class _PinnedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.NetworkStream:
-        return self._backend.connect_tcp(
-            self._address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        stream = self._backend.connect_tcp(
+            self._address,
+            port,
+            timeout=_remaining(timeout, httpcore.ConnectTimeout),
+            local_address=local_address,
+            socket_options=socket_options,
         )
+        return _DeadlineStream(stream)
 
     def connect_unix_socket(self, *args: typing.Any, **kwargs: typing.Any) -> httpcore.NetworkStream:
         raise httpcore.ConnectError("unix sockets are not allowed")

@@ -227,7 +227,10 @@ def attempt(endpoint: Endpoint, delivery: Delivery, event: Event) -> AttemptResu
     client = _client_for(checked)
     started = time.perf_counter()
     try:
-        with client.stream("POST", checked.url, content=request.body, headers=request.headers) as response:
+        with (
+            urlsafety.total_deadline(settings.GATEWAY_WEBHOOK_TIMEOUT_SECONDS),
+            client.stream("POST", checked.url, content=request.body, headers=request.headers) as response,
+        ):
             excerpt = _read_excerpt(response)
             status = response.status_code
             retry_after_header = response.headers.get("retry-after")
