@@ -277,3 +277,24 @@ def test_each_event_type_does_what_the_contract_says(post_native, integration, a
         assert Message.objects.get().text == f"{event_type} for {CUSTOMER}"
     emitted = list(Event.objects.values_list("event_type", flat=True))
     assert emitted == ([webhook_event] if webhook_event else [])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "raw_time",
+    [b"1e20", b"Infinity", b"-5", b'"9999-12-31T23:59:59-14:00"', b'"0001-01-01T00:00:00+14:00"', b'"yesterday"'],
+    ids=["huge", "infinity", "negative", "year-9999", "year-1", "words"],
+)
+def test_an_implausible_call_time_is_ignored_not_a_500(post_native, integration, alice_instance, raw_time):
+    from whatsapp_gateway.messaging.models import Message
+
+    integration_update(integration=integration, business_name="Alice Bakery")
+    templates = {**integration.templates, "missed_call": {"enabled": True, "text": "Missed at {{call_time}}"}}
+    integration_update(integration=integration, templates=templates)
+    customer_wrote(alice_instance, CUSTOMER)
+    body = b'{"event_type": "missed_call", "caller": "+966512345678", "call_time": ' + raw_time + b"}"
+    response = post_native(None, raw=body)
+    assert response.status_code == 202, response.json()
+    year = int(Message.objects.get().text.removeprefix("Missed at ")[:4])
+    assert now().year - 1 <= year <= now().year + 1  # the time we heard of it, not the implausible one
+    assert Event.objects.filter(event_type="call.missed").count() == 1

@@ -815,16 +815,22 @@ def _resolve_instance(integration: Integration, data: dict, did: str | None) -> 
 
 
 def _call_time(data: dict) -> dt.datetime | None:
+    """When the call started, if the sender said so (ISO 8601 or unix seconds). A value that is no plausible moment
+    (unparsable, infinite, outside years 2000 to 2999) is ignored: the event is still handled, as if none was sent."""
     for key in ("call_time", "started_at_utc", "started_at", "call_start_time"):
         raw = data.get(key)
-        if isinstance(raw, str) and raw.strip():
-            try:
+        try:
+            if isinstance(raw, str) and raw.strip():
                 parsed = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-            except ValueError:
+                parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+            elif isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0:
+                parsed = dt.datetime.fromtimestamp(raw, tz=dt.UTC)
+            else:
                 continue
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-        if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0:
-            return dt.datetime.fromtimestamp(raw, tz=dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            continue
+        if 2000 <= parsed.year <= 2999:
+            return parsed
     return None
 
 
