@@ -67,3 +67,28 @@ def test_an_idle_lane_is_woken_once(owner_alice, alice_instance, monkeypatch):
     SendLane.objects.filter(instance=alice_instance).update(wakeup_at=None)
     queue.lane_wake(instance_id=alice_instance.pk)
     assert enqueued == [alice_instance.pk, alice_instance.pk]
+
+
+def test_the_prepared_message_insert_stores_what_save_would(alice_api, alice_instance, monkeypatch):
+    """The send path writes its message row with a prepared INSERT (``_message_insert``): every field read back
+    from the database equals the object the request built (JSON, dates, booleans, foreign keys, defaults)."""
+    from whatsapp_gateway.messaging import services
+
+    built = []
+    original = services._message_insert
+
+    def capture(message):
+        original(message)
+        built.append(message)
+
+    monkeypatch.setattr(services, "_message_insert", capture)
+    response = alice_api.send(body(message="Your order #7 has shipped."))
+    assert response.status_code == 202
+    blocked = alice_api.send(body(message_purpose="marketing"))
+    assert blocked.status_code == 422
+    for message in built:
+        stored = Message.objects.get(pk=message.pk)
+        for field in Message._meta.concrete_fields:
+            assert getattr(stored, field.attname) == getattr(message, field.attname), field.name
+    assert [m.status for m in built] == ["queued", "blocked"]
+    assert built[1].block_details == {"field": "message_purpose"} and built[0].public_id.startswith("msg_")

@@ -253,6 +253,29 @@ def _guard_and_record(ctx: GuardContext, *, record, actor, client_ip, idempotenc
     return outcome
 
 
+_INSERT_SQL: dict[str, str] = {}
+
+
+def _message_insert(message: Message) -> None:
+    """``message.save()`` for a new row, without building the INSERT each time: on every send, inside the account's
+    lock, the ORM's query compilation took about as long as the INSERT itself. Same values as ``save()`` (each
+    field's ``pre_save`` and ``get_db_prep_save``); ``Message`` has no save signals."""
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    sql = _INSERT_SQL.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        sql = _INSERT_SQL[connection.vendor] = (
+            f"INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(Message._meta.pk.column)}"
+        )
+    values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        message.pk = cursor.fetchone()[0]
+    message._state.adding = False
+    message._state.db = connection.alias
+
+
 def _decision(ctx: GuardContext, block: errors.GatewayError | None) -> str:
     if block is not None:
         return GuardDecision.BLOCK
@@ -271,7 +294,7 @@ def _message_create(ctx: GuardContext, *, log_id: int, block, actor, client_ip, 
         status = MessageStatus.QUEUED
     text = ctx.text_for_log
     instance = ctx.instance
-    message = Message.objects.create(
+    message = Message(
         account=ctx.account,
         log_id=log_id,
         instance=instance,
@@ -299,6 +322,7 @@ def _message_create(ctx: GuardContext, *, log_id: int, block, actor, client_ip, 
         created_at=ctx.now,
         history=[_history_entry(status, ctx.now, note=str(block.code) if block is not None else "")],
     )
+    _message_insert(message)
     if decision != GuardDecision.ALLOW and ctx.risk_score >= policy.RISK_REVIEW_THRESHOLD and not ctx.dry_run:
         PolicyEvent.objects.create(
             account=ctx.account,

@@ -1,0 +1,149 @@
+"""Where the time of one accepted ``POST /api/send-message`` goes, in-process (no server, no profiler overhead).
+
+Sets up a scratch account with connected sandbox instances, then prints the SQL statements of one accepted send
+(``CaptureQueriesContext``) and a wall-clock split of N sends by phase, next to ``GET /healthz``:
+
+    GATEWAY_DATA_DIR=$(mktemp -d) .venv/bin/python -m bench.send_profile
+    GATEWAY_DATA_DIR=$(mktemp -d) DATABASE_URL=postgres://postgres@127.0.0.1:5432/scratch \\
+        REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python -m bench.send_profile      # an empty scratch database
+
+The phases are timed by wrapping the send service's functions, so they add up to a little less than the request
+(the rest is Django's request handling, Ninja, the middleware and the commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import json
+import os
+import sys
+import time
+import uuid
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_gateway.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def _setup(instances: int) -> tuple[list[str], str]:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from whatsapp_gateway.accounts.models import Plan, User
+    from whatsapp_gateway.accounts.services import account_create
+    from whatsapp_gateway.apikeys.services import api_key_create
+    from whatsapp_gateway.instances.models import Instance
+
+    tag = uuid.uuid4().hex[:8]
+    plan = Plan.objects.create(
+        code=f"profile-{tag}",
+        name="Profile",
+        daily_limit=10**7,
+        monthly_limit=10**8,
+        max_instances=10**4,
+        is_custom=True,
+    )
+    owner = User.objects.create_user(username=f"p{tag}@example.com", email=f"p{tag}@example.com", password=tag * 2)
+    account = account_create(name=f"Profile {tag}", owner=owner, plan=plan, timezone="UTC")
+    Instance.objects.bulk_create(
+        [
+            Instance(
+                account=account, name=f"p-{i:04d}", state="connected", provider="sandbox", phone_number=f"+1415{i:07d}"
+            )
+            for i in range(instances)
+        ]
+    )
+    return [f"p-{i:04d}" for i in range(instances)], api_key_create(account=account, name="profile").full_key
+
+
+def _wrap(totals: dict, module, name: str, label: str) -> None:
+    original = getattr(module, name)
+
+    @functools.wraps(original)
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[label] += time.perf_counter() - start
+
+    setattr(module, name, timed)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=300, help="timed sends")
+    parser.add_argument("--instances", type=int, default=50)
+    args = parser.parse_args(argv)
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from whatsapp_gateway.apikeys import auth
+    from whatsapp_gateway.messaging import api, guard, queue, services
+    from whatsapp_gateway.messaging.guard import checks
+
+    names, key = _setup(args.instances)
+    client = Client(HTTP_HOST="127.0.0.1")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    tag = uuid.uuid4().hex[:6]
+
+    def send(i: int) -> None:
+        body = {
+            "instance_id": names[i % len(names)],
+            "phone": f"+96650{i:07d}",
+            "message": f"Ticket {tag}-{i} was updated.",
+            "message_purpose": "support",
+        }
+        response = client.post("/api/send-message", data=json.dumps(body), content_type="application/json", **headers)
+        if response.status_code != 202:
+            sys.exit(f"send {i} answered {response.status_code}: {response.content[:300]!r}")
+
+    for i in range(len(names) + 20):  # warm up: every lane exists, the key's last-used time is written
+        send(i)
+    with CaptureQueriesContext(connection) as captured:
+        send(10**6)
+    print(f"{connection.vendor}: {len(captured)} statements for one accepted send (incl. BEGIN/COMMIT)")
+    for query in captured.captured_queries:
+        print("  " + " ".join(query["sql"].split())[:110])
+
+    totals: dict[str, float] = collections.defaultdict(float)
+    _wrap(totals, auth, "api_key_authenticate", "auth: key + account + plan")
+    _wrap(totals, auth, "auth_failures_exceeded", "auth: failure throttle (cache)")
+    _wrap(totals, api, "read_json_object", "body: size, content type, JSON")
+    _wrap(totals, services, "risk_assess", "risk score (text + 2 history reads)")
+    _wrap(totals, services, "_next_log_id", "locked: log number")
+    _wrap(totals, services, "usage_snapshot", "locked: every limit count")
+    _wrap(totals, services, "_message_create", "locked: message INSERT (ORM)")
+    _wrap(totals, services, "_usage_increment", "locked: daily counter upsert")
+    _wrap(totals, queue, "lane_wake", "after commit: queue wake-up")
+    timed_checks = []
+    for check in guard.UNLOCKED_CHECKS:
+        wrapper = type("Holder", (), {check.__name__: staticmethod(check)})
+        _wrap(totals, wrapper, check.__name__, f"check: {check.__name__}")
+        timed_checks.append(getattr(wrapper, check.__name__))
+    services.guard.UNLOCKED_CHECKS = tuple(timed_checks)
+    assert checks  # the checks module is what UNLOCKED_CHECKS came from
+
+    start = time.perf_counter()
+    for i in range(args.n):
+        send(2 * 10**6 + i)
+    per_send = (time.perf_counter() - start) / args.n * 1000
+    start = time.perf_counter()
+    for _ in range(args.n):
+        client.get("/healthz")
+    per_health = (time.perf_counter() - start) / args.n * 1000
+    print(f"\nwall clock per request over {args.n} ({os.getloadavg()[0]:.1f} load average):")
+    print(f"  {'POST /api/send-message (accepted)':<44} {per_send:6.2f} ms")
+    for label, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+        if seconds / args.n * 1000 >= 0.01:
+            print(f"    {label:<42} {seconds / args.n * 1000:6.2f} ms")
+    print(f"  {'GET /healthz':<44} {per_health:6.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
