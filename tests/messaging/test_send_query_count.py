@@ -92,3 +92,27 @@ def test_the_prepared_message_insert_stores_what_save_would(alice_api, alice_ins
             assert getattr(stored, field.attname) == getattr(message, field.attname), field.name
     assert [m.status for m in built] == ["queued", "blocked"]
     assert built[1].block_details == {"field": "message_purpose"} and built[0].public_id.startswith("msg_")
+
+
+def test_the_prepared_instance_lookup_loads_what_the_orm_would(alice_api, alice_instance):
+    """``check_instance`` reads the instance with a prepared statement (``lib.prepared``): the fields it loads equal
+    the ORM's, whatever order ``INSTANCE_FIELDS`` lists them in."""
+    from whatsapp_gateway.lib import clock
+    from whatsapp_gateway.messaging.guard.checks import INSTANCE_FIELDS, check_instance
+    from whatsapp_gateway.messaging.guard.context import GuardContext
+
+    type(alice_instance).objects.filter(pk=alice_instance.pk).update(paired_at=clock.now(), is_paused=False)
+    for ref in (alice_instance.name, alice_instance.public_id):
+        ctx = GuardContext(
+            account=alice_instance.account,
+            source="api",
+            now=clock.now(),
+            raw_instance_ref=ref,
+            raw_phone="+966501234567",
+            raw_text="Hi",
+            raw_purpose="support",
+        )
+        assert check_instance(ctx) is None
+        expected = type(alice_instance).objects.get(pk=alice_instance.pk)
+        for name in INSTANCE_FIELDS:
+            assert getattr(ctx.instance, name) == getattr(expected, name), name

@@ -12,9 +12,11 @@ import math
 from collections.abc import Callable
 from functools import cache
 
+from django.db import connection
+
 from whatsapp_gateway.accounts.models import Module
 from whatsapp_gateway.instances.models import Instance, InstanceState
-from whatsapp_gateway.lib import errors
+from whatsapp_gateway.lib import errors, prepared
 from whatsapp_gateway.lib.crypto import keyed_hash
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
 from whatsapp_gateway.messaging import policy
@@ -101,12 +103,15 @@ INSTANCE_FIELDS = (
 )
 
 
+_INSTANCE_PART = prepared.Part(Instance, "i", INSTANCE_FIELDS)
+
+
 @cache
-def _instance_sql() -> str:
-    columns = ", ".join(Instance._meta.get_field(name).column for name in INSTANCE_FIELDS)
+def _instance_sql(vendor: str) -> str:
     return (
-        f"SELECT {columns} FROM {Instance._meta.db_table} WHERE account_id = %(account)s AND deleted_at IS NULL "  # noqa: S608
-        "AND (public_id = %(ref)s OR name = %(ref)s) ORDER BY name, id LIMIT 1"
+        f"SELECT {prepared.columns([_INSTANCE_PART])} FROM {Instance._meta.db_table} i "  # noqa: S608 - model table
+        "WHERE i.account_id = %(account)s AND i.deleted_at IS NULL AND (i.public_id = %(ref)s OR i.name = %(ref)s) "
+        "ORDER BY i.name, i.id LIMIT 1"
     )
 
 
@@ -118,9 +123,11 @@ def check_instance(ctx: GuardContext) -> Block | None:
     instance = ctx.instance
     if instance is None:
         ref = ctx.raw_instance_ref.strip()
-        # Raw SQL (runs on every send); not the encrypted credentials: nothing here needs them decrypted.
-        found = Instance.objects.raw(_instance_sql(), {"account": ctx.account.pk, "ref": ref})
-        instance = next(iter(found), None)
+        # A prepared statement (this runs on every send); not the encrypted credentials: nothing here needs them.
+        with connection.cursor() as cursor:
+            cursor.execute(_instance_sql(connection.vendor), {"account": ctx.account.pk, "ref": ref})
+            row = cursor.fetchone()
+        instance = prepared.load(row, [_INSTANCE_PART])[0] if row is not None else None
     if instance is None or instance.account_id != ctx.account.pk or instance.deleted_at is not None:
         ctx.instance = None
         return errors.InvalidInstance(details={"field": "instance_id"})
