@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     _wrap(totals, services, "risk_assess", "risk score (text + 2 history reads)")
     _wrap(totals, services, "_next_log_id", "locked: log number")
     _wrap(totals, services, "usage_snapshot", "locked: every limit count")
-    _wrap(totals, services, "_message_create", "locked: message INSERT (ORM)")
+    _wrap(totals, services, "_message_create", "locked: message row (build + INSERT)")
     _wrap(totals, services, "_usage_increment", "locked: daily counter upsert")
     _wrap(totals, queue, "lane_wake", "after commit: queue wake-up")
     timed_checks = []
