@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +15,19 @@ from bench.gateway_server import GatewayServer
 pytestmark = pytest.mark.slow
 
 
+def _free_port() -> int:
+    """A port nobody listens on: several test runs share this machine, so a fixed port could reach another run's
+    server or fail to bind."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_schemathesis_finds_no_server_errors(tmp_path):
     st = Path(sys.executable).with_name("schemathesis")
     if not st.exists() and shutil.which("schemathesis") is None:
         pytest.skip("schemathesis is not installed")
-    with GatewayServer(port=8391) as server:
+    with GatewayServer(port=_free_port()) as server:
         result = subprocess.run(
             [
                 str(st),
