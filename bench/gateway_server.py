@@ -7,8 +7,11 @@ separate data directory, for benchmarks and live-server tests.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -19,6 +22,24 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def signed_sandbox_callback(token: str, event_type: str, data: dict) -> tuple[bytes, dict[str, str]]:
+    """A sandbox provider callback body and headers, signed the way ``providers/sandbox.py`` signs them (the
+    benchmarks play the simulated phone from outside the server, so they cannot call its signing code)."""
+    body = json.dumps(
+        {"sandbox": "v1", "event_id": f"sbe_{secrets.token_hex(10)}", "type": event_type,
+         "timestamp": int(time.time()), "data": data},
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
+    stamp = str(int(time.time()))
+    signature = hmac.new(token.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Sandbox-Timestamp": stamp,
+        "X-Sandbox-Signature": f"sha256={signature}",
+    }
+    return body, headers
 
 
 class GatewayServer:

@@ -18,30 +18,13 @@ conversation and the ``message.received`` event. Figures only, never pass/fail. 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import http.client
-import json
-import secrets
 import sqlite3
 import statistics
 import threading
 import time
 
-from bench.gateway_server import GatewayServer
-
-
-def _signed(token: str, data: dict) -> tuple[bytes, dict[str, str]]:
-    """A sandbox provider callback, signed like the sandbox signs it (``providers/sandbox.py``)."""
-    body = json.dumps(
-        {"sandbox": "v1", "event_id": f"sbe_{secrets.token_hex(10)}", "type": "message",
-         "timestamp": int(time.time()), "data": data},
-        separators=(",", ":"),
-    ).encode()  # fmt: skip
-    stamp = str(int(time.time()))
-    signature = hmac.new(token.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return body, {"Content-Type": "application/json", "X-Sandbox-Timestamp": stamp,
-                  "X-Sandbox-Signature": f"sha256={signature}"}  # fmt: skip
+from bench.gateway_server import GatewayServer, signed_sandbox_callback
 
 
 def _count_rows(server: GatewayServer, database_url: str | None) -> int:
@@ -85,7 +68,7 @@ def main() -> None:
         for i in range(args.callbacks):
             data = {"id": f"BENCHIN{i:08d}", "from": f"1202555{i % 500:04d}@s.whatsapp.net", "from_name": "Bench",
                     "chat_id": "", "type": "text", "text": f"Order question number {i}"}  # fmt: skip
-            bodies.append(_signed(token, data))
+            bodies.append(signed_sandbox_callback(token, "message", data))
         dup_every = int(1 / args.dup) if args.dup > 0 else 0
         work = [b for i, b in enumerate(bodies) for _ in range(2 if dup_every and i % dup_every == 0 else 1)]
         latencies: list[float] = []

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -40,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from bench.gateway_server import ROOT, GatewayServer
+from bench.gateway_server import ROOT, GatewayServer, signed_sandbox_callback
 
 SETUP = """
 import datetime as dt, json
@@ -107,18 +105,6 @@ class Stats:
         bucket[status] = bucket.get(status, 0) + 1
 
 
-def _signed(token: str, event_type: str, data: dict) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {"sandbox": "v1", "event_id": f"sbe_{secrets.token_hex(10)}", "type": event_type,
-         "timestamp": int(time.time()), "data": data},
-        separators=(",", ":"),
-    ).encode()  # fmt: skip
-    stamp = str(int(time.time()))
-    signature = hmac.new(token.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return body, {"Content-Type": "application/json", "X-Sandbox-Timestamp": stamp,
-                  "X-Sandbox-Signature": f"sha256={signature}"}  # fmt: skip
-
-
 async def _client(n, url, key, instances, provider_ids, stats, stop_at, weights, rng):
     counter = 0
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -136,7 +122,7 @@ async def _client(n, url, key, instances, provider_ids, stats, stop_at, weights,
                           "message": f"Order {n}-{counter} has shipped.", "message_purpose": "transactional"},
                 )  # fmt: skip
             elif kind == "inbound":
-                body, headers = _signed(
+                body, headers = signed_sandbox_callback(
                     instance["token"], "message",
                     {"id": f"SBXIN{secrets.token_hex(8).upper()}", "from": f"1202556{rng.randrange(1000, 9999)}@s.whatsapp.net",
                      "from_name": "Load", "chat_id": "", "type": "text", "text": f"Hello {counter}"},
@@ -144,7 +130,7 @@ async def _client(n, url, key, instances, provider_ids, stats, stop_at, weights,
                 request = client.post(f"/providers/sandbox/callback/{instance['token']}", content=body, headers=headers)
             else:
                 target = rng.choice(provider_ids)
-                body, headers = _signed(
+                body, headers = signed_sandbox_callback(
                     target["token"], "status",
                     {"message_id": target["pid"], "status": rng.choice(["delivered", "read"]), "to": target["to"]},
                 )  # fmt: skip
