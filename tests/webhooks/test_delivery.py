@@ -305,6 +305,37 @@ def test_a_dns_failure_at_delivery_time_is_retried_not_blocked(
     assert [req.path for req, _ in receiver.log] == ["/hook"]
 
 
+def test_a_batch_resolves_its_host_once_and_the_next_batch_checks_again(
+    alice_endpoint, alice_instance, receiver, monkeypatch, settings
+):
+    import socket
+
+    port = receiver.port
+    alice_endpoint.url = f"http://hooks.example.test:{port}/hook"
+    alice_endpoint.save(update_fields=["url"])
+    answer = "127.0.0.1"
+    lookups: list[str] = []
+
+    def counting_getaddrinfo(host, port, *args, **kwargs):
+        if host == "hooks.example.test":  # the pinned connection itself looks up only the checked IP
+            lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting_getaddrinfo)
+    first = [Delivery.objects.get(event=emit(alice_instance)) for _ in range(5)]
+    run(alice_endpoint)
+    assert lookups == ["hooks.example.test"]  # one check for the whole batch, not one per delivery
+    assert [d.state for d in Delivery.objects.filter(pk__in=[d.pk for d in first])] == [DeliveryState.SENT] * 5
+    # The next batch checks again: an answer that turned private is refused before any connection.
+    settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS = False
+    answer = "10.0.0.9"
+    later = Delivery.objects.get(event=emit(alice_instance))
+    run(alice_endpoint)
+    later.refresh_from_db()
+    assert later.state == DeliveryState.BLOCKED
+    assert len(receiver.log) == 5
+
+
 @pytest.fixture
 def trickling_receiver():
     """Answers 200 but sends its headers one byte every 0.2 s (about 4 s in all): each read is quick, the whole is not."""

@@ -213,11 +213,37 @@ def _read_excerpt(response: httpx.Response) -> str:
     return b"".join(chunks)[:RESPONSE_EXCERPT_BYTES].decode("utf-8", errors="replace")
 
 
-def attempt(endpoint: Endpoint, delivery: Delivery, event: Event) -> AttemptResult:
-    """Check the URL, build and send one request. Never raises for network or receiver problems."""
+# A batch may reuse a URL check (DNS answer + verdict) this long; the connection still goes only to the checked
+# address (the client is pinned to it), so this bounds how stale a DNS answer can be, not what is safe.
+CHECK_REUSE_SECONDS = 5.0
+
+
+class URLChecks:
+    """URL checks shared by the attempts of one batch: one resolution per host and ``CHECK_REUSE_SECONDS``.
+    Only passing checks are reused; a refusal or a DNS failure is checked again at the next attempt."""
+
+    def __init__(self, ttl: float = CHECK_REUSE_SECONDS) -> None:
+        self.ttl = ttl
+        self._checked: dict[str, tuple[float, urlsafety.CheckedURL]] = {}
+
+    def check(self, url: str) -> urlsafety.CheckedURL:
+        hit = self._checked.get(url)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        checked = urlsafety.check_url(url, allow_private=settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS)
+        self._checked[url] = (time.monotonic() + self.ttl, checked)
+        return checked
+
+
+def attempt(endpoint: Endpoint, delivery: Delivery, event: Event, *, checks: URLChecks | None = None) -> AttemptResult:
+    """Check the URL, build and send one request. Never raises for network or receiver problems. ``checks``: a
+    batch's shared URL checks (without it the URL is checked and resolved afresh)."""
     attempted_at = now()
     try:
-        checked = urlsafety.check_url(endpoint.url, allow_private=settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS)
+        if checks is not None:
+            checked = checks.check(endpoint.url)
+        else:
+            checked = urlsafety.check_url(endpoint.url, allow_private=settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS)
     except urlsafety.UnresolvableHost as exc:
         # A DNS outage is not a verdict on the destination: retry on the schedule like a refused connection.
         return AttemptResult(delivery, "failed", attempted_at, error=f"DNS lookup failed: {exc.reason}"[:300])

@@ -605,11 +605,12 @@ def endpoint_deliver_due(*, endpoint_id: int, time_budget: float | None = None) 
             # A backlog: let another worker take the endpoint's next lease in parallel (up to max_in_flight).
             endpoint_kick(endpoint_id)
         results: list[engine.AttemptResult] = []
+        checks = engine.URLChecks()  # one DNS resolution + verdict per batch (the connection stays pinned to it)
         try:
             for delivery in claim.deliveries:
                 if results and time.monotonic() - started > budget:
                     break
-                result = engine.attempt(claim.endpoint, delivery, delivery.event)
+                result = engine.attempt(claim.endpoint, delivery, delivery.event, checks=checks)
                 results.append(result)
                 if result.outcome in ("throttled", "gone") or "timed out" in result.error:
                     break
