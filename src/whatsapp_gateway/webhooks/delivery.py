@@ -31,6 +31,7 @@ to the same address, 15 s timeout, redirects never followed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import threading
@@ -235,6 +236,12 @@ class URLChecks:
         return checked
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed_url(url: str) -> httpx.URL:
+    # httpx would parse the URL string again for every request; a parsed URL is reused as is.
+    return httpx.URL(url)
+
+
 def attempt(endpoint: Endpoint, delivery: Delivery, event: Event, *, checks: URLChecks | None = None) -> AttemptResult:
     """Check the URL, build and send one request. Never raises for network or receiver problems. ``checks``: a
     batch's shared URL checks (without it the URL is checked and resolved afresh)."""
@@ -255,7 +262,7 @@ def attempt(endpoint: Endpoint, delivery: Delivery, event: Event, *, checks: URL
     try:
         with (
             urlsafety.total_deadline(settings.GATEWAY_WEBHOOK_TIMEOUT_SECONDS),
-            client.stream("POST", checked.url, content=request.body, headers=request.headers) as response,
+            client.stream("POST", _parsed_url(checked.url), content=request.body, headers=request.headers) as response,
         ):
             excerpt = _read_excerpt(response)
             status = response.status_code
