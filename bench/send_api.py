@@ -90,7 +90,17 @@ class SendBodies:
         ).encode()
 
 
-def drive(port: int, *, method: str, path: str, body_factory, headers: dict, clients: int, seconds: float) -> dict:
+def drive(
+    port: int,
+    *,
+    method: str,
+    path: str,
+    body_factory,
+    headers: dict,
+    clients: int,
+    seconds: float,
+    server: GatewayServer | None = None,
+) -> dict:
     procs_n = min(4, clients)
     per = [clients // procs_n + (1 if i < clients % procs_n else 0) for i in range(procs_n)]
     out: mp.Queue = mp.Queue()
@@ -99,6 +109,7 @@ def drive(port: int, *, method: str, path: str, body_factory, headers: dict, cli
         for i, t in enumerate(per)
     ]
     started = time.monotonic()
+    cpu_before = server.cpu_seconds() if server else 0.0
     for p in procs:
         p.start()
     latencies: list[float] = []
@@ -111,6 +122,7 @@ def drive(port: int, *, method: str, path: str, body_factory, headers: dict, cli
     for p in procs:
         p.join()
     elapsed = time.monotonic() - started
+    server_cpu = server.cpu_seconds() - cpu_before if server else 0.0
     latencies.sort()
     ok = sum(v for k, v in statuses.items() if 200 <= k < 300)
     return {
@@ -118,6 +130,7 @@ def drive(port: int, *, method: str, path: str, body_factory, headers: dict, cli
         "accepted": ok,
         "statuses": dict(sorted(statuses.items())),
         "rps": ok / elapsed,
+        "server_cpu_ms": server_cpu / len(latencies) * 1000 if latencies else 0,
         "p50_ms": statistics.median(latencies) * 1000 if latencies else 0,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0,
     }
@@ -179,7 +192,7 @@ def scratch_postgres(url: str | None):
 def fmt(name: str, r: dict) -> str:
     return (
         f"  {name:<28} {r['rps']:8.1f} accepted req/s   p50 {r['p50_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms"
-        f"   ({r['requests']} requests, statuses {r['statuses']})"
+        f"   server CPU {r['server_cpu_ms']:.2f} ms/request   ({r['requests']} requests, statuses {r['statuses']})"
     )
 
 
@@ -211,7 +224,7 @@ def run(args: argparse.Namespace, database_url: str | None, extra: dict[str, str
     with server:
         names, keys = prepare(server, args.instances, args.accounts)
         send_headers = [{"Authorization": f"Bearer {key}", "Content-Type": "application/json"} for key in keys]
-        common = {"clients": args.clients, "seconds": args.seconds}
+        common = {"clients": args.clients, "seconds": args.seconds, "server": server}
         drive(args.port, method="GET", path="/healthz", body_factory=None, headers={}, clients=4, seconds=2)  # warm up
         db = "PostgreSQL" if database_url else "SQLite"
         db += " + Redis" if args.redis_url else ""

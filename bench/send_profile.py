@@ -143,6 +143,32 @@ def main(argv: list[str] | None = None) -> None:
         if seconds / args.n * 1000 >= 0.01:
             print(f"    {label:<42} {seconds / args.n * 1000:6.2f} ms")
     print(f"  {'GET /healthz':<44} {per_health:6.2f} ms")
+    per_floor = _floor(args.n)
+    print(f"  {'floor: one log row, written and committed':<44} {per_floor:6.2f} ms")
+    print(
+        "    (the least any logged request writes: a copy of the last message row, INSERT + COMMIT in the send's own"
+        " write turn, no HTTP, no guard)"
+    )
+
+
+def _floor(n: int) -> float:
+    """Per-iteration wall clock of the one write the contract requires of every request: its message-log row."""
+    from whatsapp_gateway.lib.ids import public_id
+    from whatsapp_gateway.lib.write_turn import write_turn
+    from whatsapp_gateway.messaging import services
+    from whatsapp_gateway.messaging.models import LogSequence, Message
+
+    template = Message.objects.order_by("-pk").first()
+    top = LogSequence.objects.get(account_id=template.account_id)
+    top.last_log_id += 10 * n  # numbers no real send will take during this run
+    top.save()
+    start = time.perf_counter()
+    for i in range(n):
+        template.pk, template.public_id, template.log_id = None, public_id("msg"), top.last_log_id - i
+        template._state.adding = True
+        with write_turn():
+            services._message_insert(template)
+    return (time.perf_counter() - start) / n * 1000
 
 
 if __name__ == "__main__":

