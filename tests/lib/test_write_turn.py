@@ -103,10 +103,9 @@ def test_postgresql_commits_asynchronously_then_waits_for_the_flush_outside_the_
 def test_a_failed_write_rolls_back_and_skips_the_flush(owner_alice):
     account_id = owner_alice.account.pk
     LogSequence.objects.get_or_create(account_id=account_id)
-    with CaptureQueriesContext(connection) as captured, pytest.raises(RuntimeError):
-        with write_turn.write_turn():
-            LogSequence.objects.filter(account_id=account_id).update(last_log_id=99)
-            raise RuntimeError("boom")
+    with CaptureQueriesContext(connection) as captured, pytest.raises(RuntimeError), write_turn.write_turn():
+        LogSequence.objects.filter(account_id=account_id).update(last_log_id=99)
+        raise RuntimeError("boom")
     assert LogSequence.objects.get(account_id=account_id).last_log_id != 99
     assert not [q for q in captured.captured_queries if "txid_current" in q["sql"]]
 
