@@ -42,10 +42,8 @@ def main() -> int:
         for vuln in dep["vulns"]:
             fixes = ", ".join(vuln.get("fix_versions") or []) or "no fix yet"
             print(f"VULNERABLE {dep['name']} {dep['version']}: {vuln['id']} (fixed in: {fixes})")
-    print(
-        f"pip-audit: {len(dependencies)} packages, {audited} audited, {len(skipped)} not audited, "
-        f"{sum(len(d['vulns']) for d in vulnerable)} known vulnerabilities"
-    )
+    print(f"pip-audit: {len(dependencies)} packages, {audited} audited, {len(skipped)} not audited, "
+          f"{sum(len(d['vulns']) for d in vulnerable)} known vulnerabilities")
     if vulnerable:
         return 1
     if dependencies and audited <= 1:  # only our own package could be missing from PyPI
