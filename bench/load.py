@@ -33,12 +33,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
 from bench.gateway_server import ROOT, GatewayServer, signed_sandbox_callback
+from bench.scratch_db import scratch_postgres
 
 SETUP = """
 import datetime as dt, json
@@ -199,15 +199,11 @@ def main() -> None:
     parser.add_argument("--receiver-port", type=int, default=0, help="webhook receiver port (default: any free one)")
     args = parser.parse_args()
     weights = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
+    with scratch_postgres(args.database_url, "bench_load") as database_url:
+        run(args, weights, database_url)
 
-    import psycopg
 
-    name = f"bench_load_{uuid.uuid4().hex[:8]}"
-    admin = args.database_url
-    base = admin.rsplit("/", 1)[0]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database_url = f"{base}/{name}"
+def run(args: argparse.Namespace, weights: dict[str, float], database_url: str) -> None:
     metrics_token = secrets.token_urlsafe(16)
     receiver = Receiver(args.receiver_port)
     load_before = _loadavg()
@@ -346,8 +342,6 @@ def main() -> None:
         server.stop()
         server.cleanup()
         receiver.server.shutdown()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import time
 import uuid
 
 from bench.gateway_server import GatewayServer
+from bench.scratch_db import scratch_postgres
 
 INSTANCES = 400  # × 20 sends/minute each (velocity guard) leaves headroom for the run
 
@@ -170,25 +171,6 @@ print(json.dumps(keys))
     return [f"bench-{i:04d}" for i in range(instances)], [server.demo["api_key"], *extra_keys]
 
 
-@contextlib.contextmanager
-def scratch_postgres(url: str | None):
-    """A fresh PostgreSQL database named after ``url``'s with a random suffix, dropped afterwards."""
-    if not url:
-        yield None
-        return
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    scratch = f"{name or 'bench'}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{scratch}"')
-    try:
-        yield f"{base}/{scratch}"
-    finally:
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-
-
 def fmt(name: str, r: dict) -> str:
     return (
         f"  {name:<28} {r['rps']:8.1f} accepted req/s   p50 {r['p50_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms"
@@ -213,7 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     extra = {"REDIS_URL": args.redis_url} if args.redis_url else {}
-    with scratch_postgres(args.database_url) as database_url:
+    scratch = scratch_postgres(args.database_url, "{database}") if args.database_url else contextlib.nullcontext()
+    with scratch as database_url:
         run(args, database_url, extra)
 
 

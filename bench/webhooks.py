@@ -29,10 +29,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,26 +80,6 @@ def serve(port_file: str) -> None:
             await server.serve_forever()
 
     asyncio.run(main())
-
-
-@contextmanager
-def scratch_postgres(url: str) -> Iterator[str]:
-    """A fresh database next to the one ``url`` names, dropped afterwards."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'postgres'}_bench_{uuid.uuid4().hex[:8]}"
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- Django side -------------------------------------------------------------------------------------------------------
@@ -211,7 +189,10 @@ def main() -> None:
     if args.serve:
         serve(args.serve)
         return
-    with scratch_postgres(args.postgres) if args.postgres else nullcontext("") as database_url:
+    sys.path.insert(0, str(ROOT))  # run as a script (python bench/webhooks.py): make the bench package importable
+    from bench.scratch_db import scratch_postgres
+
+    with scratch_postgres(args.postgres, "{database}_bench") if args.postgres else nullcontext("") as database_url:
         run(args, database_url)
 
 

@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
+from bench.scratch_db import scratch_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -38,15 +38,8 @@ def scratch_database(tmp_path):
     if not base.startswith("postgres"):
         yield None
         return
-    import psycopg
-
-    name = f"h3procs_{uuid.uuid4().hex[:10]}"
-    admin_url = base.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield base.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres(base, "h3procs") as database_url:
+        yield database_url
 
 
 def test_daily_limit_holds_across_two_processes(tmp_path, scratch_database):

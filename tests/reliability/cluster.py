@@ -15,10 +15,11 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from bench.scratch_db import scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = str(ROOT / "tests" / "reliability" / "harness.py")
@@ -72,6 +73,7 @@ class Cluster:
         self.procs: dict[str, subprocess.Popen] = {}
         self.redis_proc: subprocess.Popen | None = None
         self.redis_port: int | None = None
+        self.scratch = contextlib.ExitStack()  # the scratch PostgreSQL database, dropped in close()
         self.database_url = self._scratch_database(postgres)
         self.redis_url = self._redis(redis)
         self.extra_env: dict[str, str] = {}
@@ -81,13 +83,7 @@ class Cluster:
         base = server or os.environ.get("DATABASE_URL", "")
         if not base.startswith("postgres"):
             return None
-        import psycopg
-
-        self.pg_name = f"wg_rel_{uuid.uuid4().hex[:10]}"
-        self.pg_admin = base.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.pg_name}"')
-        return base.rsplit("/", 1)[0] + "/" + self.pg_name
+        return self.scratch.enter_context(scratch_postgres(base, "wg_rel"))
 
     def _redis(self, mode: str) -> str | None:
         if mode == "none":
@@ -210,11 +206,7 @@ class Cluster:
                 proc.wait()
         self.procs.clear()
         self.stop_redis()
-        if self.database_url:
-            import psycopg
-
-            with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+        self.scratch.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 

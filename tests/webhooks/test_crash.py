@@ -15,12 +15,10 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from bench.scratch_db import scratch_postgres
 
 from tests.webhooks.harness import Receiver
 
@@ -40,24 +38,6 @@ def setups() -> list[str]:
         if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
             result.append("postgres+redis")
     return result
-
-
-@contextmanager
-def scratch_postgres() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database on DATABASE_URL's server, dropped afterwards (the processes under test
-    migrate it themselves, outside pytest-django's test database)."""
-    import psycopg
-
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    name = f"{parts.path.lstrip('/') or 'postgres'}_crash_{uuid.uuid4().hex[:8]}"
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def process_env(tmp_path: Path, broker: str, database_url: str = "") -> dict[str, str]:
@@ -93,7 +73,8 @@ def start_worker(env: dict[str, str], log) -> subprocess.Popen:
 def test_every_delivery_arrives_at_least_once_despite_sigkill(tmp_path, setup):
     database, broker = setup.split("+")
     if database == "postgres":
-        with scratch_postgres() as database_url:
+        # The processes under test migrate it themselves, outside pytest-django's test database.
+        with scratch_postgres(os.environ["DATABASE_URL"], "{database}_crash") as database_url:
             run_crash_test(tmp_path, label=setup, env=process_env(tmp_path, broker, database_url))
     else:
         run_crash_test(tmp_path, label=setup, env=process_env(tmp_path, broker))
