@@ -21,6 +21,7 @@ development and tests); credentials, fragments and numeric host tricks stay refu
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import ipaddress
 import re
@@ -262,19 +263,44 @@ def _remaining(timeout: float | None, exc: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+_WRITE_BUFFER_BYTES = 64 * 1024
+
+
 class _DeadlineStream(httpcore.NetworkStream):
-    """A socket stream whose every read and write waits at most until the thread's :func:`total_deadline`."""
+    """A socket stream whose every read and write waits at most until the thread's :func:`total_deadline`.
+
+    Writes are gathered until the next read (or until ``_WRITE_BUFFER_BYTES`` are waiting): httpcore writes a
+    request's head and its body separately, and one ``send`` for both halves the system calls and packets of a
+    small request (every write is flushed before the response is read, so nothing waits on it)."""
 
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+
+    def _flush(self, timeout: float | None) -> None:
+        if self._pending:
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._pending.clear()
+            self._pending_size = 0
+            self._stream.write(data, _remaining(timeout, httpcore.WriteTimeout))
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        # Like httpcore itself: a server that closed early may still have sent its answer; read it.
+        with contextlib.suppress(httpcore.WriteError):
+            self._flush(timeout)
         return self._stream.read(max_bytes, _remaining(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _remaining(timeout, httpcore.WriteTimeout))
+        if not buffer:
+            return
+        self._pending.append(buffer)
+        self._pending_size += len(buffer)
+        if self._pending_size >= _WRITE_BUFFER_BYTES:
+            self._flush(timeout)
 
     def close(self) -> None:
+        self._pending.clear()
         self._stream.close()
 
     def start_tls(
