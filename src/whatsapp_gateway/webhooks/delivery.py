@@ -215,7 +215,8 @@ def _read_excerpt(response: httpx.Response) -> str:
         size += len(chunk)
         if size > _MAX_BODY_READ:
             break
-    return head.decode("utf-8", errors="replace")
+    # NUL cannot be stored in a PostgreSQL text column: a binary answer must not make the attempt unrecordable.
+    return head.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 # A batch may reuse a URL check (DNS answer + verdict) this long; the connection still goes only to the checked

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.http import HttpRequest
 
@@ -403,6 +403,7 @@ class Claim:
     endpoint: Endpoint | None = None
     token: str = ""
     deliveries: list[Delivery] = field(default_factory=list)
+    spare_leases: int = 0  # more workers that may still take this endpoint after this claim (max_in_flight)
 
 
 def delivery_claim_batch(*, endpoint_id: int, limit: int | None = None) -> Claim:
@@ -427,7 +428,8 @@ def delivery_claim_batch(*, endpoint_id: int, limit: int | None = None) -> Claim
         if endpoint.throttled_until and endpoint.throttled_until > at:
             return Claim("throttled", endpoint)
         # Expired leases (a killed worker's) do not count; the sweeper deletes them.
-        if EndpointLease.objects.filter(endpoint=endpoint, expires_at__gt=at).count() >= _max_in_flight(endpoint):
+        leases = EndpointLease.objects.filter(endpoint=endpoint, expires_at__gt=at).count()
+        if leases >= _max_in_flight(endpoint):
             return Claim("busy", endpoint)
         ids = list(due.order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
         token = uuid.uuid4().hex
@@ -443,7 +445,7 @@ def delivery_claim_batch(*, endpoint_id: int, limit: int | None = None) -> Claim
     deliveries = list(
         Delivery.objects.filter(id__in=ids, lease_token=token).select_related("event").order_by("next_attempt_at", "id")
     )
-    return Claim("claimed", endpoint, token, deliveries)
+    return Claim("claimed", endpoint, token, deliveries, spare_leases=_max_in_flight(endpoint) - leases - 1)
 
 
 def _next_attempt(result: engine.AttemptResult, failures: int) -> float | None:
@@ -462,6 +464,42 @@ def _attempt_trigger(delivery: Delivery, trigger: str) -> str:
     return trigger
 
 
+_ATTEMPT_OUTCOME = {"sent": DeliveryState.SENT, "blocked": DeliveryState.BLOCKED}
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "attempted_at",
+    "outcome",
+    "status_code",
+    "latency_ms",
+    "response_excerpt",
+    "error",
+    "trigger",
+)
+_ATTEMPT_ROWS_PER_INSERT = 100  # 800 parameters: under SQLite's oldest limit of 999
+
+
+def _insert_attempts(rows: list[tuple]) -> None:
+    """Write attempt log rows (``_ATTEMPT_COLUMNS`` order) with one multi-row INSERT per 100. ``bulk_create`` would
+    build and prepare a model instance per row: several times the CPU of the insert itself, for every delivery."""
+    if not rows:
+        return
+    connection = connections[DeliveryAttempt.objects.db]
+    quote = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    columns = ", ".join(map(quote, _ATTEMPT_COLUMNS))
+    head = f"INSERT INTO {quote(DeliveryAttempt._meta.db_table)} ({columns}) VALUES "  # noqa: S608 - fixed names
+    placeholders = "(" + ", ".join(["%s"] * len(_ATTEMPT_COLUMNS)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _ATTEMPT_ROWS_PER_INSERT):
+            chunk = rows[start : start + _ATTEMPT_ROWS_PER_INSERT]
+            params: list[Any] = []
+            for row in chunk:
+                params.append(row[0])
+                params.append(adapt(row[1]))
+                params.extend(row[2:])
+            cursor.execute(head + ", ".join([placeholders] * len(chunk)), params)
+
+
 def delivery_record_results(
     *, claim: Claim, results: list[engine.AttemptResult], trigger: str = "auto", final: bool = False
 ) -> dict[str, int]:
@@ -476,21 +514,21 @@ def delivery_record_results(
         metrics.webhook_delivery_recorded(
             outcome=result.outcome, seconds=result.latency_ms / 1000 if result.latency_ms is not None else None
         )
+    all_sent = bool(results) and all(r.outcome == "sent" for r in results)
     with transaction.atomic():
-        endpoint = Endpoint.objects.select_for_update().get(pk=claim.endpoint.pk)
-        DeliveryAttempt.objects.bulk_create(
+        # A batch that only succeeded changes no health state read from the row: one UPDATE, no lock, below.
+        endpoint = claim.endpoint if all_sent else Endpoint.objects.select_for_update().get(pk=claim.endpoint.pk)
+        _insert_attempts(
             [
-                DeliveryAttempt(
-                    delivery_id=r.delivery.pk,
-                    attempted_at=r.attempted_at,
-                    outcome=DeliveryState.SENT
-                    if r.outcome == "sent"
-                    else (DeliveryState.BLOCKED if r.outcome == "blocked" else DeliveryState.FAILED),
-                    status_code=r.status_code,
-                    latency_ms=r.latency_ms,
-                    response_excerpt=r.excerpt,
-                    error=r.error,
-                    trigger=_attempt_trigger(r.delivery, trigger),
+                (
+                    r.delivery.pk,
+                    r.attempted_at,
+                    _ATTEMPT_OUTCOME.get(r.outcome, DeliveryState.FAILED),
+                    r.status_code,
+                    r.latency_ms,
+                    r.excerpt,
+                    r.error,
+                    _attempt_trigger(r.delivery, trigger),
                 )
                 for r in results
             ]
@@ -545,7 +583,9 @@ def delivery_record_results(
                 lease_token="",
                 lease_until=None,
             )
-        if any_success:
+        if all_sent:
+            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None, last_success_at=at, updated_at=at)
+        elif any_success:
             endpoint.failing_since = None
             endpoint.last_success_at = at
         elif any_failure:
@@ -553,20 +593,25 @@ def delivery_record_results(
             endpoint.failing_since = endpoint.failing_since or min(r.attempted_at for r in results)
             if endpoint.is_enabled and endpoint.failing_since <= at - DISABLE_AFTER:
                 _endpoint_auto_disable(endpoint, DisabledReason.FAILING, at)
-        endpoint.save(
-            update_fields=[
-                "failing_since",
-                "last_success_at",
-                "last_failure_at",
-                "throttled_until",
-                "is_enabled",
-                "disabled_reason",
-                "disabled_at",
-                "updated_at",
-            ]
-        )
-        # Claimed but not attempted (time budget, or the batch stopped after a timeout/throttle): back to the pool.
-        Delivery.objects.filter(lease_token=token, state=DeliveryState.PENDING).update(lease_token="", lease_until=None)
+        if not all_sent:
+            endpoint.save(
+                update_fields=[
+                    "failing_since",
+                    "last_success_at",
+                    "last_failure_at",
+                    "throttled_until",
+                    "is_enabled",
+                    "disabled_reason",
+                    "disabled_at",
+                    "updated_at",
+                ]
+            )
+        if len(results) < len(claim.deliveries):
+            # Claimed but not attempted (time budget, or the batch stopped after a timeout/throttle): back to the
+            # pool. (Every attempted one released its lease above, or it was no longer this worker's.)
+            Delivery.objects.filter(lease_token=token, state=DeliveryState.PENDING).update(
+                lease_token="", lease_until=None
+            )
         EndpointLease.objects.filter(token=token).delete()
         endpoint_id = endpoint.pk
         for eta in sorted(retry_etas)[:5]:
@@ -601,8 +646,9 @@ def endpoint_deliver_due(*, endpoint_id: int, time_budget: float | None = None) 
         if claim.status != "claimed":
             drained.stopped = claim.status
             return drained
-        if len(claim.deliveries) >= settings.GATEWAY_WEBHOOK_BATCH_SIZE:
-            # A backlog: let another worker take the endpoint's next lease in parallel (up to max_in_flight).
+        if len(claim.deliveries) >= settings.GATEWAY_WEBHOOK_BATCH_SIZE and claim.spare_leases > 0:
+            # A backlog: let another worker take the endpoint's next lease in parallel (up to max_in_flight). When
+            # every lease is taken, a kick would only start a job that finds the endpoint busy.
             endpoint_kick(endpoint_id)
         results: list[engine.AttemptResult] = []
         checks = engine.URLChecks()  # one DNS resolution + verdict per batch (the connection stays pinned to it)
