@@ -361,6 +361,12 @@ class PinnedTransport(httpx.HTTPTransport):
             network_backend=_PinnedBackend(address),
         )
 
+    @property
+    def pool(self) -> httpcore.ConnectionPool:
+        """The httpcore connection pool under this transport, for callers that build httpcore requests themselves
+        (the webhook worker's hot path); requests through it are pinned the same way."""
+        return self._pool
+
 
 def _no_cookie_jar() -> http.cookiejar.CookieJar:
     # Clients are shared by every endpoint on one address: a stored cookie would travel between customers.

@@ -25,12 +25,14 @@ body, for a "signed native JSON" mode.
 
 Design notes: sync httpx transports per worker thread (DESIGN.md §6: several small sync clients beat one big
 async pool), each pinned to the address the URL check approved (no DNS rebinding), keep-alive between deliveries
-to the same address, 15 s timeout, redirects never followed, no cookies. Requests go to the transport directly
-(``_send``), without an ``httpx.Client`` around it: a delivery needs none of a client's per-request work.
+to the same address, 15 s timeout, redirects never followed, no cookies. Requests go to the transport's httpcore
+pool directly (``_post``), without ``httpx.Client``/``httpx.Request`` around them: a delivery needs none of their
+per-request work.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -41,6 +43,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import httpcore
 import httpx
 from django.conf import settings
 
@@ -55,6 +58,7 @@ RESPONSE_EXCERPT_BYTES = 1024
 _MAX_BODY_READ = 64 * 1024
 
 
+@functools.cache
 def user_agent() -> str:
     return f"WhatsAppGateway-Webhooks/{settings.VERSION}"
 
@@ -130,8 +134,9 @@ def build_request(endpoint: Endpoint, event: Event, delivery: Delivery, timestam
     if spec is None:
         raise LookupError(f"no request builder registered for endpoint kind {endpoint.kind!r}")
     request = spec.build(endpoint, event, delivery, timestamp)
-    headers = {"User-Agent": user_agent(), **request.headers}
-    return OutgoingRequest(body=request.body, headers=headers)
+    if "User-Agent" not in request.headers:
+        request.headers["User-Agent"] = user_agent()
+    return request
 
 
 # --- Transports: one small pool per worker thread, keyed by the pinned address ---------------------------------
@@ -203,20 +208,23 @@ def parse_retry_after(value: str | None, *, at: dt.datetime) -> float | None:
     return max(0.0, (when - at).total_seconds())
 
 
-def _read_excerpt(response: httpx.Response) -> str:
-    """The first ``RESPONSE_EXCERPT_BYTES`` of the body; reads at most ``_MAX_BODY_READ`` (then the connection is
-    dropped instead of reused). The raw stream is read as it comes; a compressed body is decoded first."""
-    chunks = response.iter_bytes() if "content-encoding" in response.headers else response.stream
-    head = b""
-    size = 0
-    for chunk in chunks:
-        if size < RESPONSE_EXCERPT_BYTES:
-            head += chunk[: RESPONSE_EXCERPT_BYTES - size]
-        size += len(chunk)
-        if size > _MAX_BODY_READ:
-            break
+def _excerpt(raw: bytes, headers: list[tuple[bytes, bytes]]) -> str:
+    """The first ``RESPONSE_EXCERPT_BYTES`` of a body read raw; a compressed body is decoded first (by httpx's
+    decoders; we never ask for compression, so this is the rare path)."""
+    if _header(headers, b"content-encoding"):
+        # A body cut at _MAX_BODY_READ, or a broken one, stays as it came.
+        with contextlib.suppress(httpx.DecodingError):
+            raw = httpx.Response(200, headers=headers, content=raw).read()
     # NUL cannot be stored in a PostgreSQL text column: a binary answer must not make the attempt unrecordable.
-    return head.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    return raw[:RESPONSE_EXCERPT_BYTES].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    """The first value of header ``name`` (lower case) in a raw httpcore header list, or ''."""
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return ""
 
 
 # A batch may reuse a URL check (DNS answer + verdict) this long; the connection still goes only to the checked
@@ -242,8 +250,8 @@ class URLChecks:
 
 
 @functools.lru_cache(maxsize=256)
-def _parsed_url(url: str) -> tuple[httpx.URL, bytes]:
-    # A parsed URL and its Host header, reused as they are for every request to that URL.
+def _parsed_url(url: str) -> tuple[httpcore.URL, bytes]:
+    # The request target and Host header of a URL, reused as they are for every request to it.
     parsed = httpx.URL(url)
     host = parsed.raw_host
     if b":" in host:
@@ -251,7 +259,8 @@ def _parsed_url(url: str) -> tuple[httpx.URL, bytes]:
     default_port = {b"http": 80, b"https": 443}.get(parsed.raw_scheme)
     if parsed.port is not None and parsed.port != default_port:
         host += b":%d" % parsed.port
-    return parsed, host
+    target = httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port, target=parsed.raw_path)
+    return target, host
 
 
 @functools.lru_cache(maxsize=8)
@@ -259,20 +268,52 @@ def _timeout_extension(seconds: float) -> dict[str, float]:
     return httpx.Timeout(seconds).as_dict()
 
 
-def _send(checked: urlsafety.CheckedURL, request: OutgoingRequest, timeout: float) -> httpx.Response:
-    """POST ``request`` through the thread's transport pinned to the checked address. The request goes straight
-    to httpx's transport (``HTTPTransport.handle_request``), not through an ``httpx.Client``: the client's extra
-    work per request (merging default headers and cookies, auth and redirect handling) is nothing a delivery
-    wants — redirects are never followed and no cookies are kept — and costs as much CPU as building the
-    request. The caller closes the response."""
-    url, host = _parsed_url(checked.url)
-    headers = [(b"Host", host), (b"Accept", b"*/*"), (b"Connection", b"keep-alive")]
+@dataclass
+class _Answer:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    excerpt: str
+
+
+# Everything httpcore raises for a request that did not get an answer (its exceptions share no base class).
+_TRANSPORT_ERRORS = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ConnectionNotAvailable,
+    httpcore.ProxyError,
+)
+
+
+def _post(checked: urlsafety.CheckedURL, request: OutgoingRequest, timeout: float) -> _Answer:
+    """POST ``request`` on the thread's connection pool pinned to the checked address, read at most
+    ``_MAX_BODY_READ`` bytes of the answer (then the connection is dropped instead of reused) and release it.
+
+    The request goes to httpcore's pool (the engine under httpx) directly, not through ``httpx.Client`` or even
+    ``httpx.Request``: their per-request work (default headers and cookies merged, auth and redirect handling,
+    header objects normalised twice, exceptions and streams wrapped) is nothing a delivery wants (redirects are
+    never followed, no cookies are kept, our headers are already bytes) and costs as much CPU as the exchange.
+    Raises httpcore's exceptions (see ``_TRANSPORT_ERRORS``, ``httpcore.TimeoutException``)."""
+    target, host = _parsed_url(checked.url)
+    headers = [(b"Host", host), (b"Accept", b"*/*")]
     headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in request.headers.items()]
     headers.append((b"Content-Length", b"%d" % len(request.body)))
-    outgoing = httpx.Request(
-        "POST", url, headers=headers, content=request.body, extensions={"timeout": _timeout_extension(timeout)}
+    outgoing = httpcore.Request(
+        b"POST", target, headers=headers, content=request.body, extensions={"timeout": _timeout_extension(timeout)}
     )
-    return _transport_for(checked).handle_request(outgoing)
+    response = _transport_for(checked).pool.handle_request(outgoing)
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.stream:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > _MAX_BODY_READ:
+                break
+    finally:
+        response.close()
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return _Answer(response.status, response.headers, _excerpt(raw, response.headers))
 
 
 def attempt(endpoint: Endpoint, delivery: Delivery, event: Event, *, checks: URLChecks | None = None) -> AttemptResult:
@@ -294,24 +335,20 @@ def attempt(endpoint: Endpoint, delivery: Delivery, event: Event, *, checks: URL
     started = time.perf_counter()
     try:
         with urlsafety.total_deadline(timeout):
-            response = _send(checked, request, timeout)
-            try:
-                excerpt = _read_excerpt(response)
-            finally:
-                response.close()
-            status = response.status_code
-            retry_after_header = response.headers.get("retry-after")
-            location = response.headers.get("location", "")
-    except httpx.TimeoutException:
+            answer = _post(checked, request, timeout)
+    except httpcore.TimeoutException:
         latency = int((time.perf_counter() - started) * 1000)
         return AttemptResult(
             delivery, "failed", attempted_at, latency_ms=latency, error=f"timed out after {timeout:g} s"
         )
-    except httpx.HTTPError as exc:
+    except _TRANSPORT_ERRORS as exc:
         latency = int((time.perf_counter() - started) * 1000)
         return AttemptResult(
             delivery, "failed", attempted_at, latency_ms=latency, error=f"connection failed: {exc}"[:300] or "error"
         )
+    status, excerpt = answer.status, answer.excerpt
+    retry_after_header = _header(answer.headers, b"retry-after")
+    location = _header(answer.headers, b"location")
     latency = int((time.perf_counter() - started) * 1000)
     result = AttemptResult(delivery, "failed", attempted_at, status_code=status, latency_ms=latency, excerpt=excerpt)
     if 200 <= status < 300:

@@ -406,6 +406,25 @@ class Claim:
     spare_leases: int = 0  # more workers that may still take this endpoint after this claim (max_in_flight)
 
 
+# What an attempt and its record read of a claimed delivery and its event (request builders of every kind included):
+# loading only these skips the parsing of a dozen unused columns (datetimes above all) for every delivery.
+_CLAIMED_FIELDS = (
+    "public_id",
+    "account_id",
+    "endpoint_id",
+    "event_type",
+    "state",
+    "attempts",
+    "resend_count",
+    "event__public_id",
+    "event__account_id",
+    "event__instance_id",
+    "event__event_type",
+    "event__payload",
+    "event__occurred_at",
+)
+
+
 def delivery_claim_batch(*, endpoint_id: int, limit: int | None = None) -> Claim:
     """Take one of the endpoint's in-flight leases and claim up to ``limit`` due deliveries with a conditional
     UPDATE (only rows still ``pending``, due and unleased change hands). The endpoint row is locked while counting
@@ -443,7 +462,10 @@ def delivery_claim_batch(*, endpoint_id: int, limit: int | None = None) -> Claim
             return Claim("empty", endpoint)
         EndpointLease.objects.create(endpoint=endpoint, token=token, expires_at=until)
     deliveries = list(
-        Delivery.objects.filter(id__in=ids, lease_token=token).select_related("event").order_by("next_attempt_at", "id")
+        Delivery.objects.filter(id__in=ids, lease_token=token)
+        .select_related("event")
+        .only(*_CLAIMED_FIELDS)
+        .order_by("next_attempt_at", "id")
     )
     return Claim("claimed", endpoint, token, deliveries, spare_leases=_max_in_flight(endpoint) - leases - 1)
 
