@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 
 import pytest
 import time_machine
@@ -169,6 +170,28 @@ def test_a_redirect_is_a_failure_and_is_not_followed(alice_endpoint, alice_insta
     assert delivery.state == DeliveryState.PENDING and delivery.attempts == 1
     assert "redirect not followed" in delivery.last_error
     assert [req.path for req, _ in httpserver.log] == ["/hook"]
+
+
+def test_the_log_keeps_the_first_kilobyte_of_any_answer(alice_endpoint, alice_instance, httpserver):
+    # Binary with NUL bytes (not storable as PostgreSQL text as is), longer than the excerpt, gzip-compressed by
+    # a receiver that compresses although it was not asked to, and larger than what is read at all (64 KB).
+    binary = b"ok\x00" + bytes(range(1, 256)) * 20
+    compressed = gzip.compress(("accepted " * 500).encode())
+    huge = b"x" * (200 * 1024)
+    httpserver.expect_ordered_request("/hook").respond_with_data(binary, status=200)
+    httpserver.expect_ordered_request("/hook").respond_with_data(
+        compressed, status=200, headers={"Content-Encoding": "gzip"}
+    )
+    httpserver.expect_ordered_request("/hook").respond_with_data(huge, status=200)
+    httpserver.expect_ordered_request("/hook").respond_with_data("after", status=200)
+    deliveries = [Delivery.objects.get(event=emit(alice_instance)) for _ in range(4)]
+    assert run(alice_endpoint).counts == {"sent": 4}
+    excerpts = [d.attempt_log.get().response_excerpt for d in deliveries]
+    assert excerpts[0].startswith("ok\ufffd\x01\x02") and "\x00" not in excerpts[0]
+    assert len(excerpts[0]) == 1024
+    assert excerpts[1] == ("accepted " * 500)[:1024]
+    assert excerpts[2] == "x" * 1024
+    assert excerpts[3] == "after"  # the connection dropped after the oversized answer was replaced
 
 
 def test_a_connection_failure_is_recorded_and_retried(owner_alice, alice_instance):
