@@ -29,7 +29,7 @@ import uuid
 from bench.gateway_server import GatewayServer
 from bench.scratch_db import scratch_postgres
 
-INSTANCES = 400  # × 20 sends/minute each (velocity guard) leaves headroom for the run
+INSTANCES = 1200  # × 20 sends/minute each (velocity guard): room for both send phases at ~600 sends/s
 
 
 def _client_proc(index, port, method, path, body_factory, headers, seconds, threads, out):
