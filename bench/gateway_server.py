@@ -21,6 +21,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.proc_cpu import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -144,20 +146,9 @@ class GatewayServer:
         self.procs.clear()
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) used so far by the server's processes and all their descendants (Linux /proc),
-        so a benchmark can report the server's cost per request apart from the client's."""
-        total_ticks = 0
-        pending = [proc.pid for proc in self.procs]
-        while pending:
-            pid = pending.pop()
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total_ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
-                for task in Path(f"/proc/{pid}/task").iterdir():
-                    pending += [int(child) for child in (task / "children").read_text().split()]
-            except (OSError, ValueError):
-                continue  # the process ended meanwhile
-        return total_ticks / os.sysconf("SC_CLK_TCK")
+        """CPU time (user + system) used so far by the server's processes and all their descendants, so a
+        benchmark can report the server's cost per request apart from the client's."""
+        return sum(cpu_seconds(proc.pid, descendants=True) or 0.0 for proc in self.procs)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.data_dir, ignore_errors=True)

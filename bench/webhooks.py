@@ -157,15 +157,6 @@ def bare_loop(base_url: str, bodies: list[tuple[str, bytes]]) -> tuple[float, fl
         return rate, (time.process_time() - cpu_started) * 1000 / len(bodies)
 
 
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a child process so far (Linux /proc); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def loadavg() -> str:
     return "/".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -198,6 +189,8 @@ def main() -> None:
 
 def run(args: argparse.Namespace, database_url: str) -> None:
     import httpx
+
+    from bench.proc_cpu import cpu_seconds
 
     load_before = loadavg()
     data_dir = tempfile.mkdtemp(prefix="wg-bench-")
@@ -245,11 +238,11 @@ def run(args: argparse.Namespace, database_url: str) -> None:
         worker = subprocess.Popen([sys.executable, "-m", "whatsapp_gateway", "worker"], env=child_env)
         worker_started = time.time()
         wait_for(control, base_url, 1, timeout=120)
-        cpu_at_first = process_cpu_seconds(worker.pid)  # start-up excluded
+        cpu_at_first = cpu_seconds(worker.pid)  # start-up excluded
         count_at_first = http_json(control, base_url, "/stats")["count"]
         if not wait_for(control, base_url, total, timeout=600):
             raise SystemExit("the worker did not deliver everything within 10 minutes")
-        cpu_at_last = process_cpu_seconds(worker.pid)
+        cpu_at_last = cpu_seconds(worker.pid)
         load_throughput = loadavg()
         records = http_json(control, base_url, "/dump")
         times = sorted(t for _path, _wid, t in records)

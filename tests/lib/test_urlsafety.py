@@ -6,6 +6,7 @@ import http.server
 import socket
 import threading
 
+import httpx
 import pytest
 
 from whatsapp_gateway.lib import urlsafety
@@ -178,13 +179,19 @@ def local_server():
     server.shutdown()
 
 
+def pinned_client(checked, *, timeout: float = 15.0) -> httpx.Client:
+    # The pinned transport as a client would use it: no redirects followed, proxies from the environment allowed
+    # (the transport must ignore them itself).
+    return httpx.Client(transport=urlsafety.PinnedTransport(checked.pinned_ip), timeout=timeout, follow_redirects=False)
+
+
 def test_the_connection_is_pinned_to_the_checked_address_despite_dns_rebinding(local_server):
     port, seen = local_server
     answers = iter([["127.0.0.1"], ["10.66.66.66"]])  # a rebinding DNS: the second answer would point elsewhere
     checked = check_url(
         f"http://rebind.example.test:{port}/in", allow_private=True, resolver=lambda h, p: next(answers)
     )
-    with urlsafety.pinned_client(checked) as client:
+    with pinned_client(checked) as client:
         response = client.post(checked.url, content=b"{}")
     assert response.status_code == 200
     assert seen == [{"host": f"rebind.example.test:{port}", "path": "/in"}]
@@ -193,7 +200,7 @@ def test_the_connection_is_pinned_to_the_checked_address_despite_dns_rebinding(l
 def test_a_redirect_to_a_private_address_is_not_followed(local_server):
     port, seen = local_server
     checked = check_url(f"http://127.0.0.1:{port}/redirect", allow_private=True)
-    with urlsafety.pinned_client(checked) as client:
+    with pinned_client(checked) as client:
         response = client.post(checked.url, content=b"{}")
     assert response.status_code == 302
     assert [s["path"] for s in seen] == ["/redirect"]
@@ -203,7 +210,7 @@ def test_the_pinned_transport_ignores_environment_proxies(local_server, monkeypa
     port, _seen = local_server
     monkeypatch.setenv("HTTP_PROXY", "http://10.9.9.9:3128")
     checked = check_url(f"http://127.0.0.1:{port}/in", allow_private=True)
-    with urlsafety.pinned_client(checked, timeout=5) as client:
+    with pinned_client(checked, timeout=5) as client:
         assert client.post(checked.url, content=b"{}").status_code == 200
 
 

@@ -11,8 +11,8 @@ The rules (CONTRACT.md §5 "URL safety", reference/webhooks-and-policy.md "SSRF 
   loopback, private, link-local / cloud metadata, CGNAT, multicast, reserved, unspecified, IPv4-mapped /
   IPv4-translated IPv6, 6to4 / Teredo embedding a non-public IPv4);
 * the caller connects to the address that was checked (:func:`check_url` returns it as ``pinned_ip``), so a second
-  DNS answer cannot redirect the connection (DNS rebinding). :class:`PinnedTransport` does that for httpx while
-  keeping the original Host header and TLS server name;
+  DNS answer cannot redirect the connection (DNS rebinding). :func:`pinned_pool` (and :class:`PinnedTransport`
+  for httpx) does that while keeping the original Host header and TLS server name;
 * redirects are never followed (the caller's job: ``follow_redirects=False``).
 
 ``allow_private`` relaxes the scheme, the port and the address checks (a local receiver on 127.0.0.1 for
@@ -22,7 +22,6 @@ development and tests); credentials, fragments and numeric host tricks stay refu
 from __future__ import annotations
 
 import contextlib
-import http.cookiejar
 import ipaddress
 import re
 import socket
@@ -344,74 +343,29 @@ class _PinnedBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+def pinned_pool(address: str, *, max_connections: int = 4) -> httpcore.ConnectionPool:
+    """An httpcore connection pool (the engine under httpx) whose connections all go to ``address`` while each
+    request keeps its URL's Host header and TLS server name (SNI and certificate checks use the host name). No
+    proxy, no retries, HTTP/1.1, keep-alive for 30 s. The webhook worker sends through it directly."""
+    return httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=30.0,
+        http1=True,
+        http2=False,
+        retries=0,
+        network_backend=_PinnedBackend(address),
+    )
+
+
 class PinnedTransport(httpx.HTTPTransport):
-    """An httpx transport that connects to ``address`` while the request keeps its URL's Host header and TLS
-    server name (SNI and certificate checks use the host name). Never goes through an environment proxy."""
+    """:func:`pinned_pool` as an httpx transport, for ``httpx.Client(transport=...)``. Never goes through an
+    environment proxy."""
 
     def __init__(self, address: str, *, max_connections: int = 4) -> None:
         super().__init__(retries=0, trust_env=False)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-            http1=True,
-            http2=False,
-            retries=0,
-            network_backend=_PinnedBackend(address),
-        )
-
-    @property
-    def pool(self) -> httpcore.ConnectionPool:
-        """The httpcore connection pool under this transport, for callers that build httpcore requests themselves
-        (the webhook worker's hot path); requests through it are pinned the same way."""
-        return self._pool
-
-
-def _no_cookie_jar() -> http.cookiejar.CookieJar:
-    # Clients are shared by every endpoint on one address: a stored cookie would travel between customers.
-    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-
-
-class _NoCookies(httpx.Cookies):
-    """Cookies that stay empty: ``Set-Cookie`` is not even parsed (httpx parses it through urllib wrappers on every
-    response, a measurable share of a delivery's CPU), and nothing can be added."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-    def set_cookie_header(self, request: httpx.Request) -> None:
-        return None
-
-    def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
-        return None
-
-
-class _CookielessClient(httpx.Client):
-    def __init__(self, **kwargs: object) -> None:
-        self._no_cookies = _NoCookies(_no_cookie_jar())
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._no_cookies
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        return None  # whatever is assigned, the client keeps no cookies
-
-
-def pinned_client(checked: CheckedURL, *, timeout: float = 15.0, user_agent: str = "") -> httpx.Client:
-    """A client whose connections go to ``checked.pinned_ip``; redirects are not followed; cookies are never
-    stored or sent."""
-    headers = {"User-Agent": user_agent} if user_agent else None
-    return _CookielessClient(
-        transport=PinnedTransport(checked.pinned_ip),
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=False,
-        trust_env=False,
-        headers=headers,
-    )
+        self._pool = pinned_pool(address, max_connections=max_connections)
 
 
 def url_hint(url: str) -> str:

@@ -23,11 +23,11 @@ with ``endpoint_update`` (URL, events, enabled). The log is at ``webhooks:endpoi
 ``/webhooks/<whk_…>/deliveries``). ``signed_json_request`` builds the customer-style signed request from any JSON
 body, for a "signed native JSON" mode.
 
-Design notes: sync httpx transports per worker thread (DESIGN.md §6: several small sync clients beat one big
-async pool), each pinned to the address the URL check approved (no DNS rebinding), keep-alive between deliveries
-to the same address, 15 s timeout, redirects never followed, no cookies. Requests go to the transport's httpcore
-pool directly (``_post``), without ``httpx.Client``/``httpx.Request`` around them: a delivery needs none of their
-per-request work.
+Design notes: small sync connection pools per worker thread (DESIGN.md §6: several small sync clients beat one
+big async pool), each pinned to the address the URL check approved (no DNS rebinding), keep-alive between
+deliveries to the same address, 15 s timeout, redirects never followed, no cookies. Requests go to httpx's engine
+(an httpcore pool, ``urlsafety.pinned_pool``) directly (``_post``), without ``httpx.Client``/``httpx.Request``
+around them: a delivery needs none of their per-request work.
 """
 
 from __future__ import annotations
@@ -139,34 +139,33 @@ def build_request(endpoint: Endpoint, event: Event, delivery: Delivery, timestam
     return request
 
 
-# --- Transports: one small pool per worker thread, keyed by the pinned address ---------------------------------
+# --- Connection pools: one small pool per worker thread and pinned address --------------------------------------
 
 _local = threading.local()
-_MAX_CLIENTS_PER_THREAD = 32
+_MAX_POOLS_PER_THREAD = 32
 
 
-def _transport_for(checked: urlsafety.CheckedURL) -> urlsafety.PinnedTransport:
-    transports: OrderedDict[tuple, urlsafety.PinnedTransport] | None = getattr(_local, "transports", None)
-    if transports is None:
-        transports = _local.transports = OrderedDict()
+def _pool_for(checked: urlsafety.CheckedURL) -> httpcore.ConnectionPool:
+    pools: OrderedDict[tuple, httpcore.ConnectionPool] | None = getattr(_local, "pools", None)
+    if pools is None:
+        pools = _local.pools = OrderedDict()
     key = (checked.scheme, checked.host, checked.port, checked.pinned_ip)
-    transport = transports.get(key)
-    if transport is not None:
-        transports.move_to_end(key)
-        return transport
-    transport = urlsafety.PinnedTransport(checked.pinned_ip)
-    transports[key] = transport
-    while len(transports) > _MAX_CLIENTS_PER_THREAD:
-        _key, old = transports.popitem(last=False)
+    pool = pools.get(key)
+    if pool is not None:
+        pools.move_to_end(key)
+        return pool
+    pool = pools[key] = urlsafety.pinned_pool(checked.pinned_ip)
+    while len(pools) > _MAX_POOLS_PER_THREAD:
+        _key, old = pools.popitem(last=False)
         old.close()
-    return transport
+    return pool
 
 
 def close_thread_clients() -> None:
-    transports = getattr(_local, "transports", None) or {}
-    for transport in transports.values():
-        transport.close()
-    _local.transports = OrderedDict()
+    """Close this thread's connection pools (tests, and a receiver that must see fresh connections)."""
+    for pool in (getattr(_local, "pools", None) or {}).values():
+        pool.close()
+    _local.pools = OrderedDict()
 
 
 # --- One attempt ----------------------------------------------------------------------------------------------------
@@ -301,7 +300,7 @@ def _post(checked: urlsafety.CheckedURL, request: OutgoingRequest, timeout: floa
     outgoing = httpcore.Request(
         b"POST", target, headers=headers, content=request.body, extensions={"timeout": _timeout_extension(timeout)}
     )
-    response = _transport_for(checked).pool.handle_request(outgoing)
+    response = _pool_for(checked).handle_request(outgoing)
     try:
         chunks: list[bytes] = []
         size = 0
