@@ -212,3 +212,19 @@ def _threecx_integration(account, built):
         account=account, name=unique("iso-3cx"), default_instance=_instance_for(account, built)
     )
     return {"integration_id": integration.public_id}
+
+
+@object_factory("template_id")
+def _template(account, built):
+    from whatsapp_gateway.message_templates.services import template_submit
+
+    template = template_submit(
+        account=account,
+        actor=None,
+        name=unique("iso_template").replace("-", "_"),
+        language="en",
+        category="utility",
+        body="Your order {{1}} has shipped today.",
+        use_case="isolation check",
+    )
+    return {"template_id": template.public_id}

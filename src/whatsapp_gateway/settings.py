@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "whatsapp_gateway.instances",
     "whatsapp_gateway.providers",
     "whatsapp_gateway.messaging",
+    "whatsapp_gateway.message_templates",
     "whatsapp_gateway.inbound",
     "whatsapp_gateway.suppression",
     "whatsapp_gateway.webhooks",

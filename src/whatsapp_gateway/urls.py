@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("whatsapp_gateway.instances.urls")),
     path("", include("whatsapp_gateway.apikeys.urls")),
     path("", include("whatsapp_gateway.messaging.urls")),
+    path("", include("whatsapp_gateway.message_templates.urls")),
     path("", include("whatsapp_gateway.suppression.urls")),
     path("", include("whatsapp_gateway.inbound.urls")),
     path("", include("whatsapp_gateway.webhooks.urls")),

@@ -9,6 +9,7 @@ NAV_ITEMS = [
     ("instances", "Instances", "instances:list"),
     ("apikeys", "API Keys", "apikeys:list"),
     ("messages", "Message Log", "messaging:log"),
+    ("templates", "Templates", "message_templates:list"),
     ("suppression", "Suppressed Recipients", "suppression:list"),
     ("inbound", "Inbound Logs", "inbound:list"),
     ("threecx", "Integrations → 3CX", "threecx:list"),

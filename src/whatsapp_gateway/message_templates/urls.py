@@ -1,0 +1,11 @@
+from django.urls import path
+
+from whatsapp_gateway.message_templates import views
+
+app_name = "message_templates"
+
+urlpatterns = [
+    path("templates", views.list_view, name="list"),
+    path("templates/new", views.new_view, name="new"),
+    path("templates/<str:template_id>/edit", views.edit_view, name="edit"),
+]
