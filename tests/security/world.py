@@ -10,6 +10,7 @@ from __future__ import annotations
 from tests.factories import add_member, make_instance
 from whatsapp_gateway.apikeys.services import api_key_create
 from whatsapp_gateway.inbound.models import InboundMessage
+from whatsapp_gateway.message_templates.services import template_submit
 from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.messaging.services import send_message
 from whatsapp_gateway.providers import sandbox
@@ -42,6 +43,14 @@ def build_world(membership, capture) -> dict[str, str]:
     event = event_emit(account=account, instance=instance, event_type="message.received", data={"message_text": "x"})
     delivery = Delivery.objects.filter(endpoint=endpoint).order_by("-id").first()
     integration, _ = integration_create(account=account, name="World PBX", default_instance=instance)
+    template = template_submit(
+        account=account,
+        actor=user,
+        name="world_order_shipped",
+        language="en",
+        category="utility",
+        body="Your order {{1}} has shipped today.",
+    )
     return {
         "instance": instance.public_id,
         "membership": member.public_id,
@@ -54,6 +63,7 @@ def build_world(membership, capture) -> dict[str, str]:
         "delivery": delivery.public_id,
         "event": event.public_id,
         "integration": integration.public_id,
+        "template": template.public_id,
     }
 
 
@@ -69,6 +79,7 @@ ROUTE_VALUES = {
     "delivery_id": "delivery",
     "event_id": "event",
     "integration_id": "integration",
+    "template_id": "template",
 }
 
 
