@@ -4,7 +4,7 @@
 # The same image runs every process kind: `web` (gunicorn), `worker` (Huey), `migrate`, `rotate-keys`, `manage …`.
 
 # --- builder: compile wheels for the package and its pinned dependencies ------------------------------------------
-FROM python:3.11-slim-bookworm AS builder
+FROM python:3.13-slim-bookworm AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential libffi-dev \
@@ -15,7 +15,7 @@ COPY src ./src
 RUN pip wheel --wheel-dir /wheels .
 
 # --- runtime: only the installed wheels, no compilers, no source tree --------------------------------------------
-FROM python:3.11-slim-bookworm AS runtime
+FROM python:3.13-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

@@ -1,5 +1,10 @@
 # WhatsApp Gateway — developer commands. `make run` starts the product; `make test` runs the whole suite.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The newest supported interpreter on PATH (3.13, 3.12, 3.11, then python3 if it is one of those). Each candidate is
+# run, not just looked up: a pyenv shim exists for every version pyenv knows but fails unless that version is active.
+SUPPORTED_PY = python3.13 python3.12 python3.11 python3
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach p,$(SUPPORTED_PY),$(shell $(p) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' >/dev/null 2>&1 && command -v $(p))))
+endif
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
@@ -10,7 +15,15 @@ PYTEST_ARGS ?=
 .PHONY: install run test test-fast test-pg test-browser lint format check demo clean bench soak reliability security
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ ! -x $(BIN)/python ]; then \
+	  if [ -z "$(PYTHON)" ]; then \
+	    echo "No supported Python found: WhatsApp Gateway needs Python 3.11, 3.12 or 3.13 as python3.13, python3.12," \
+	         "python3.11 or python3 on PATH (e.g. apt-get install python3, or pyenv install 3.13)," \
+	         "or name one with make PYTHON=/path/to/python3.x" >&2; exit 1; fi; \
+	  echo "Creating $(VENV) with $$($(PYTHON) -V) ($(PYTHON))"; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	@echo "Installing into $(VENV) ($$($(BIN)/python -V))"
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
