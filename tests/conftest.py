@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_account_with_user
+from tests.factories import enable_totp, make_account_with_user
 
 
 def _is_transactional(item: pytest.Item) -> bool:
@@ -126,3 +126,9 @@ def charlie_client(outsider_charlie):
     c = Client()
     c.force_login(outsider_charlie.user)
     return c
+
+
+@pytest.fixture
+def admin_user(admin_user):
+    """pytest-django's superuser, with the authenticator app every operator needs for the back office."""
+    return enable_totp(admin_user)

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP
 
 from whatsapp_gateway.accounts.models import Membership, Module, Plan, User
 from whatsapp_gateway.accounts.services import account_create
 
 PASSWORD = "correct-horse-battery-9"
+OPERATOR_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
 
 
 def make_user(email: str, password: str = PASSWORD) -> User:
     user = User.objects.create_user(username=email, email=email, password=password)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     return user
+
+
+def enable_totp(user: User) -> User:
+    """Give ``user`` an authenticator app (the back office admits staff only with one)."""
+    TOTP.activate(user, OPERATOR_TOTP_SECRET)
+    return user
+
+
+def make_operator(email: str = "ops@example.com", password: str = PASSWORD) -> User:
+    """A superuser with TOTP, as every operator must have to use the back office."""
+    user = make_user(email, password)
+    user.is_staff = user.is_superuser = True
+    user.save()
+    return enable_totp(user)
 
 
 def ensure_seeded_plans() -> None:

@@ -228,6 +228,14 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env_bool("GATEWAY_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies in front of the app, each appending to X-Forwarded-For: the client is the entry this many hops from
+# the right (lib/client_ip.py). 0 ignores the header. allauth's login limits key on the same address.
+GATEWAY_TRUSTED_PROXY_COUNT = env_int(
+    "GATEWAY_TRUSTED_PROXY_COUNT", 1 if env_bool("GATEWAY_BEHIND_PROXY", False) else 0
+)
+if GATEWAY_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("GATEWAY_TRUSTED_PROXY_COUNT must be 0 or more")
+ALLAUTH_TRUSTED_PROXY_COUNT = GATEWAY_TRUSTED_PROXY_COUNT
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # CSV imports; the JSON API enforces its own 64 KB cap
 
 # --- i18n / static -------------------------------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from whatsapp_gateway.accounts.operator_access import protect_admin_site
 from whatsapp_gateway.api import api, openapi_json
 
 admin.site.site_header = "WhatsApp Gateway — operator back office"
 admin.site.site_title = "WhatsApp Gateway operator"
+protect_admin_site(admin.site)  # portal login (throttled, TOTP) for the back office; staff must have TOTP
 
 urlpatterns = [
     path("", include("whatsapp_gateway.pages.urls")),

@@ -6,17 +6,15 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.factories import PASSWORD, make_user
+from tests.accounts.test_mfa import totp_code
+from tests.factories import OPERATOR_TOTP_SECRET, PASSWORD, make_operator
 from whatsapp_gateway.accounts.admin import AccountAdminForm
 from whatsapp_gateway.accounts.models import Account, AuditLog, Plan, User
 
 
 @pytest.fixture
 def staff_oscar(db) -> User:
-    user = make_user("oscar@gateway.example")
-    user.is_staff = user.is_superuser = True
-    user.save()
-    return user
+    return make_operator("oscar@gateway.example")
 
 
 @pytest.fixture
@@ -59,17 +57,27 @@ class TestWhoGetsIn:
         response = client.post(
             "/admin/login/?next=/admin/", {"username": owner_alice.user.username, "password": PASSWORD}
         )
-        assert response.status_code == 200
-        assert b"staff account" in response.content
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
         assert client.get("/admin/").status_code == 302
+        # Signed in to the portal, a customer is refused by the back office.
+        client.post("/accounts/login/", {"login": owner_alice.user.email, "password": PASSWORD})
+        assert client.get("/admin/login/?next=/admin/").status_code == 403
 
     def test_anonymous_visitors_are_sent_to_the_admin_login(self, client, db):
         response = client.get("/admin/accounts/account/")
         assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
 
-    def test_staff_log_in_with_username_and_password(self, staff_oscar):
+    def test_staff_log_in_through_the_portal_login_with_their_second_factor(self, staff_oscar):
         client = Client()
-        client.post("/admin/login/?next=/admin/", {"username": staff_oscar.username, "password": PASSWORD})
+        response = client.post(
+            "/admin/login/?next=/admin/", {"username": staff_oscar.username, "password": PASSWORD}, follow=True
+        )
+        assert response.redirect_chain[0][0] == "/accounts/login/?next=%2Fadmin%2F"
+        assert client.get("/admin/").status_code == 302
+        response = client.post("/accounts/login/?next=/admin/", {"login": staff_oscar.email, "password": PASSWORD})
+        assert response["Location"] == "/accounts/2fa/authenticate/"
+        response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(OPERATOR_TOTP_SECRET)})
+        assert response["Location"] == "/admin/"
         assert client.get("/admin/").status_code == 200
 
     def test_the_portal_menu_links_staff_to_the_back_office_and_hides_it_from_customers(

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.factories import make_instance, make_user
+from tests.factories import make_instance, make_operator
 from whatsapp_gateway.providers.models import CallbackRejection, ProviderCallback
 
 
 @pytest.fixture
 def operator_client(db):
-    user = make_user("ops@example.com")
-    user.is_staff = user.is_superuser = True
-    user.save()
+    user = make_operator("ops@example.com")
     client = Client()
     client.force_login(user)
     return client

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_user
+from tests.factories import make_operator
 from tests.messaging.conftest import (  # noqa: F401  (fixtures reused here)
     alice_api,
     alice_instance,
@@ -13,11 +13,7 @@ from tests.messaging.conftest import (  # noqa: F401  (fixtures reused here)
 
 @pytest.fixture
 def operator(db):
-    user = make_user("ops@example.com")
-    user.is_staff = True
-    user.is_superuser = True
-    user.save()
-    return user
+    return make_operator("ops@example.com")
 
 
 @pytest.fixture

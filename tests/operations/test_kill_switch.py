@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_user
+from tests.factories import make_operator
 from whatsapp_gateway.accounts.models import AuditLog
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.operations.services import sending_check, sending_is_enabled, sending_set_enabled
@@ -12,11 +12,7 @@ from whatsapp_gateway.operations.services import sending_check, sending_is_enabl
 
 @pytest.fixture
 def operator(db):
-    user = make_user("ops@example.com")
-    user.is_staff = True
-    user.is_superuser = True
-    user.save()
-    return user
+    return make_operator("ops@example.com")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import pytest
 from django.db import connection
 
+from tests.factories import enable_totp
 from tests.providers.conftest import make_instance
 from whatsapp_gateway.accounts.models import AuditLog, User
 from whatsapp_gateway.instances.forms import InstanceCreateForm
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def operator_client(client):
     staff = User.objects.create_superuser(username="ops@example.com", email="ops@example.com", password="x" * 12)
-    client.force_login(staff)
+    client.force_login(enable_totp(staff))
     return client
 
 

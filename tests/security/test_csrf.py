@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from tests.factories import enable_totp
 from tests.security.conftest import TALLY
 from tests.security.routes import MACHINE, all_routes, portal_routes
 from tests.security.world import value_for
@@ -46,6 +47,7 @@ def test_every_portal_post_without_a_token_is_refused(owner_alice, alice_world):
 def test_account_and_operator_forms_need_the_token_too(owner_alice):
     owner_alice.user.is_staff = True
     owner_alice.user.save()
+    enable_totp(owner_alice.user)
     client = _csrf_client(owner_alice.user)
     anonymous = Client(enforce_csrf_checks=True)
     for path in ACCOUNT_FORMS:

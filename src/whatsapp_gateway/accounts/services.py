@@ -8,21 +8,9 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import Account, AuditLog, Membership, Plan, Role, User
+from whatsapp_gateway.lib.client_ip import client_ip
 
 DEFAULT_PLAN_CODE = "starter"
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    """The client's IP. X-Forwarded-For is trusted only behind a proxy the operator declared."""
-    if request is None:
-        return None
-    from django.conf import settings
-
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def audit_record(

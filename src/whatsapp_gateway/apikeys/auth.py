@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from whatsapp_gateway.accounts.services import client_ip
 from whatsapp_gateway.apikeys.models import ApiKey
 from whatsapp_gateway.apikeys.services import api_key_authenticate
 from whatsapp_gateway.lib import errors
+from whatsapp_gateway.lib.client_ip import client_ip
 from whatsapp_gateway.operations.throttle import auth_failure_record, auth_failures_exceeded, retry_after_seconds
 
 

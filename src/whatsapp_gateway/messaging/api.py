@@ -9,9 +9,9 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from ninja import Router
 
-from whatsapp_gateway.accounts.services import client_ip
 from whatsapp_gateway.apikeys.auth import ApiKeyAuth
 from whatsapp_gateway.lib import errors
+from whatsapp_gateway.lib.client_ip import client_ip
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.idempotency import request_fingerprint
 from whatsapp_gateway.messaging.schemas import (

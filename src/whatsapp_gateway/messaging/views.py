@@ -13,10 +13,11 @@ from django.views.decorators.http import require_GET
 
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
-from whatsapp_gateway.accounts.services import audit_record, client_ip
+from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.instances.tabs import render_tab
 from whatsapp_gateway.lib import errors
+from whatsapp_gateway.lib.client_ip import client_ip
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.forms import MessageFilterForm, TestNumberAddForm, TestNumberVerifyForm, TestSendForm

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from whatsapp_gateway.accounts.services import client_ip
+from whatsapp_gateway.lib.client_ip import client_ip
 from whatsapp_gateway.lib.crypto import constant_time_equals
 from whatsapp_gateway.operations import metrics, selectors, services
 from whatsapp_gateway.operations.forms import KillSwitchForm

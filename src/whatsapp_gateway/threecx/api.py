@@ -13,8 +13,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from ninja import Field, NinjaAPI, Schema
 
-from whatsapp_gateway.accounts.services import client_ip
 from whatsapp_gateway.api import api as public_api
+from whatsapp_gateway.lib.client_ip import client_ip
 from whatsapp_gateway.threecx.call_templates import EVENT_TYPES
 from whatsapp_gateway.threecx.webhook import (
     MAX_BODY_BYTES,
