@@ -5,16 +5,13 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.factories import make_user
+from tests.factories import make_operator
 from whatsapp_gateway.message_templates.services import template_approve, template_submit
 
 
 @pytest.fixture
 def staff_oscar(db):
-    user = make_user("oscar@gateway.example")
-    user.is_staff = user.is_superuser = True
-    user.save()
-    return user
+    return make_operator("oscar@gateway.example")
 
 
 @pytest.fixture
