@@ -14,7 +14,7 @@ import time_machine
 from tests.messaging.fakes import retryable
 from tests.reliability.cluster import TALLY
 from whatsapp_gateway.lib.clock import now
-from whatsapp_gateway.messaging import queue
+from whatsapp_gateway.messaging import policy, queue
 from whatsapp_gateway.messaging.models import Message, MessageStatus
 from whatsapp_gateway.messaging.services import send_message
 
@@ -73,8 +73,13 @@ def test_a_provider_outage_holds_the_queue_and_it_resumes_in_order(
     TALLY["sent twice"] += len(accepted) - len(set(accepted))
     assert statuses == [MessageStatus.SENT] * len(messages)
     assert accepted == [m.text for m in messages]  # in queue order, each once
-    # Only the head of the queue was tried during the outage; the rest waited behind it.
-    assert {s["text"] for s in failed_attempts} == {messages[0].text}
+    # A few sends failed in a row across recipients, the circuit breaker paused the queue, and from then on only
+    # probes went out (the queue's first message), each after a growing delay.
+    streak, probes = failed_attempts[: policy.BREAKER_FAILURES], failed_attempts[policy.BREAKER_FAILURES :]
+    assert len({s["to"] for s in streak}) >= policy.BREAKER_MIN_RECIPIENTS
+    assert {s["text"] for s in probes} <= {messages[0].text}
+    assert len(probes) <= len(policy.BREAKER_PROBE_DELAYS_SECONDS) + outage_minutes * 60 // 300
+    TALLY["probes"] += len(probes)
 
 
 def test_a_slow_provider_call_keeps_the_lane_busy_and_the_order(

@@ -6,7 +6,7 @@ class MessagingConfig(AppConfig):
     label = "messaging"
 
     def ready(self) -> None:
-        from whatsapp_gateway.instances.tabs import register_tab
+        from whatsapp_gateway.instances.tabs import register_notice, register_tab
         from whatsapp_gateway.messaging import views
         from whatsapp_gateway.messaging.services import message_status_callback
         from whatsapp_gateway.providers import dispatch
@@ -15,3 +15,4 @@ class MessagingConfig(AppConfig):
         dispatch.register(MessageStatusUpdate, message_status_callback)
         register_tab("test-send", "Test send", views.test_send_tab, order=30)
         register_tab("logs", "Logs", views.logs_tab, order=40)
+        register_notice(views.queue_notice)

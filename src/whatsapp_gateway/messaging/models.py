@@ -150,14 +150,31 @@ class DailyUsage(models.Model):
         return f"{self.instance_id} {self.day}: {self.count}"
 
 
+class LanePause(models.TextChoices):
+    """Why an instance's whole queue holds (``""``: it runs). Both resume on their own."""
+
+    PROVIDER_FAILING = "provider_failing", "The provider is failing"
+    INSTANCE_DISCONNECTED = "instance_disconnected", "The instance is not connected"
+
+
 class SendLane(models.Model):
-    """One per instance: at most one message in flight, and the earliest time the next one may go (pacing)."""
+    """One per instance: at most one message in flight, and the earliest time the next one may go (pacing).
+
+    It is also the instance's circuit breaker: consecutive retryable provider errors across different recipients
+    (``failure_streak``, message ids) pause the whole queue; after ``probe_at`` one message goes as a probe, and
+    its success resumes the queue. See ``messaging.breaker``."""
 
     instance = models.OneToOneField(Instance, on_delete=models.CASCADE, related_name="send_lane")
     in_flight = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     in_flight_since = models.DateTimeField(null=True, blank=True)
     next_send_at = models.DateTimeField(null=True, blank=True)
     wakeup_at = models.DateTimeField(null=True, blank=True, help_text="A send job is scheduled for this time.")
+    failure_streak = models.JSONField(default=list, blank=True, help_text="Messages whose sends failed in a row.")
+    pause_code = models.CharField(max_length=24, choices=LanePause.choices, blank=True)
+    pause_reason = models.CharField(max_length=300, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    probe_at = models.DateTimeField(null=True, blank=True, help_text="When the paused queue tries one message.")
+    probes = models.PositiveSmallIntegerField(default=0, help_text="Failed probes in this pause.")
 
     def __str__(self) -> str:
         return f"lane {self.instance_id}"

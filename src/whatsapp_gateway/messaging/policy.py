@@ -130,6 +130,14 @@ OPT_OUT_CONFIRMATION_WINDOW_SECONDS = 300
 # The outbound queue: bounded retries with backoff for retryable provider errors (timeouts, 5xx)
 SEND_MAX_ATTEMPTS = 5
 SEND_RETRY_BACKOFF_SECONDS: list[int] = [10, 30, 120, 600]
+# Circuit breaker per instance: this many retryable errors in a row, across at least this many recipients, mean
+# the provider (not a recipient) is failing; the whole queue pauses and one message is tried as a probe after each
+# delay (the last one repeats) until the provider answers again.
+BREAKER_FAILURES = 3
+BREAKER_MIN_RECIPIENTS = 2
+BREAKER_PROBE_DELAYS_SECONDS: list[int] = [30, 60, 120, 300]
+# Provider error codes that say the WhatsApp session itself is down: the queue pauses at once.
+BREAKER_DISCONNECTED_CODES = frozenset({"not_connected", "instance_not_connected"})
 # "typing…" shown before a message, proportional to its length, where the provider supports it
 TYPING_MS_PER_CHAR = 40
 TYPING_MIN_MS = 600

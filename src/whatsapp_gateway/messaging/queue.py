@@ -1,4 +1,4 @@
-"""The outbound queue: per instance, one message in flight, in order, paced (minimum gap + jitter).
+"""The outbound queue: per instance, one message in flight, paced (minimum gap + jitter), in order per recipient.
 
 Record, enqueue on commit, claim, sweep: ``send_message`` writes a ``queued`` row and wakes the instance's lane
 after commit; ``lane_run`` claims the lane and then the message with conditional UPDATEs (so two workers can
@@ -14,13 +14,13 @@ import logging
 import random
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Min, OuterRef, Q
 
 from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import jid_to_e164
-from whatsapp_gateway.messaging import policy
-from whatsapp_gateway.messaging.models import Message, MessageStatus, SendLane, UnmatchedStatus
+from whatsapp_gateway.messaging import breaker, policy
+from whatsapp_gateway.messaging.models import LanePause, Message, MessageStatus, SendLane, UnmatchedStatus
 from whatsapp_gateway.messaging.services import apply_unmatched_statuses, message_transition
 from whatsapp_gateway.operations import metrics
 from whatsapp_gateway.operations.services import sending_is_enabled
@@ -44,7 +44,8 @@ def _enqueue(instance_id: int, *, delay: float = 0) -> None:
 
 _LANE_STATE_SQL = f"SELECT in_flight_id, wakeup_at FROM {SendLane._meta.db_table} WHERE instance_id = %s"  # noqa: S608
 _LANE_CREATE_WOKEN_SQL = (
-    f"INSERT INTO {SendLane._meta.db_table} (instance_id, wakeup_at) VALUES (%s, %s) "  # noqa: S608
+    f"INSERT INTO {SendLane._meta.db_table} "  # noqa: S608
+    "(instance_id, wakeup_at, failure_streak, pause_code, pause_reason, probes) VALUES (%s, %s, '[]', '', '', 0) "
     "ON CONFLICT (instance_id) DO NOTHING"
 )
 
@@ -80,8 +81,30 @@ def _schedule_wakeup(instance_id: int, at: dt.datetime) -> None:
         _enqueue(instance_id, delay=max((at - now()).total_seconds(), 0))
 
 
-def _queue_head(instance_id: int) -> Message | None:
-    return Message.objects.filter(instance_id=instance_id, status=MessageStatus.QUEUED).order_by("id").first()
+_EARLIER_TO_SAME_RECIPIENT = Message.objects.filter(
+    instance_id=OuterRef("instance_id"),
+    status=MessageStatus.QUEUED,
+    phone_e164=OuterRef("phone_e164"),
+    id__lt=OuterRef("id"),
+)
+
+
+def _next_due(instance_id: int, at: dt.datetime) -> Message | None:
+    """The oldest queued message that is due and is its recipient's oldest queued one. Order is kept per
+    recipient: a message waiting for its retry holds only later messages to the same number."""
+    return (
+        Message.objects.filter(instance_id=instance_id, status=MessageStatus.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=at))
+        .exclude(Exists(_EARLIER_TO_SAME_RECIPIENT))
+        .order_by("id")
+        .first()
+    )
+
+
+def _next_retry_at(instance_id: int) -> dt.datetime | None:
+    return Message.objects.filter(instance_id=instance_id, status=MessageStatus.QUEUED).aggregate(
+        at=Min("next_attempt_at")
+    )["at"]
 
 
 def typing_ms(text: str) -> int:
@@ -94,27 +117,39 @@ def pacing_gap() -> dt.timedelta:
 
 def lane_run(*, instance_id: int) -> str:
     """Send the instance's next due message, if the lane is free and the pacing gap has passed. Returns what
-    happened (``idle``, ``busy``, ``waiting``, ``unavailable``, ``sent``, ``accepted``, ``retry``, ``failed``,
-    ``lost_claim``) for logs and tests."""
+    happened (``idle``, ``busy``, ``waiting``, ``paused``, ``unavailable``, ``sent``, ``accepted``, ``retry``,
+    ``failed``, ``probe_failed``, ``lost_claim``) for logs and tests."""
     lane, _ = SendLane.objects.get_or_create(instance_id=instance_id)
     SendLane.objects.filter(pk=lane.pk).update(wakeup_at=None)  # this job is the wake-up; clear before reading
     instance = Instance.objects.select_related("account").filter(pk=instance_id).first()
-    head = _queue_head(instance_id)
-    if instance is None or head is None:
+    if instance is None or not Message.objects.filter(instance_id=instance_id, status=MessageStatus.QUEUED).exists():
         return "idle"
-    if instance.deleted_at is not None or instance.state != InstanceState.CONNECTED or instance.is_paused:
+    if instance.deleted_at is not None:
+        return "unavailable"
+    if instance.state != InstanceState.CONNECTED:
+        breaker.pause_disconnected(lane, state_label=instance.get_state_display())
         return "unavailable"  # messages wait; the sweep wakes the lane once the instance is back
-    if instance.account.is_paused:
+    if instance.is_paused or instance.account.is_paused:
         return "unavailable"  # a paused account's queue holds too, not only its new sends; resuming wakes it
     if not sending_is_enabled():
         return "unavailable"  # the operator's kill switch: messages wait; re-enabling wakes every lane
     lane.refresh_from_db()
+    breaker.resume_connected(lane)
     if lane.in_flight_id:
         return "busy"
     at = now()
-    due = max(d for d in (lane.next_send_at, head.next_attempt_at, at) if d is not None)
-    if due > at:
-        _schedule_wakeup(instance_id, due)
+    probing = lane.pause_code == LanePause.PROVIDER_FAILING
+    if probing and lane.probe_at and lane.probe_at > at:
+        _schedule_wakeup(instance_id, lane.probe_at)
+        return "paused"
+    head = _next_due(instance_id, at)
+    if head is None:  # every recipient's next message waits for its retry
+        retry_at = _next_retry_at(instance_id)
+        if retry_at is not None:
+            _schedule_wakeup(instance_id, max(d for d in (lane.next_send_at, retry_at) if d is not None))
+        return "waiting"
+    if lane.next_send_at is not None and lane.next_send_at > at:
+        _schedule_wakeup(instance_id, lane.next_send_at)
         return "waiting"
     claimed = (
         SendLane.objects.filter(pk=lane.pk, in_flight__isnull=True)
@@ -123,25 +158,31 @@ def lane_run(*, instance_id: int) -> str:
     )
     if claimed != 1:
         return "busy"
+    attempt = breaker.Attempt(outcome="lost_claim")
     try:
-        outcome = _send_one(instance, head.pk)
+        attempt = _send_attempt(instance, head.pk, probe=probing)
     finally:
+        breaker.record(lane, attempt, message_pk=head.pk, probing=probing)
         next_at = now() + pacing_gap()
         # Release first, then look at the queue: a message committed meanwhile is seen here or wakes the lane.
         SendLane.objects.filter(pk=lane.pk).update(in_flight=None, in_flight_since=None, next_send_at=next_at)
         if Message.objects.filter(instance_id=instance_id, status=MessageStatus.QUEUED).exists():
             _schedule_wakeup(instance_id, next_at)
-    return outcome
+    return attempt.outcome
 
 
 def _send_one(instance: Instance, message_pk: int) -> str:
+    return _send_attempt(instance, message_pk).outcome
+
+
+def _send_attempt(instance: Instance, message_pk: int, *, probe: bool = False) -> breaker.Attempt:
     at = now()
     with transaction.atomic():
         claimed = Message.objects.filter(pk=message_pk, status=MessageStatus.QUEUED).update(
             status=MessageStatus.SENDING, claimed_at=at, attempts=F("attempts") + 1, next_attempt_at=None
         )
         if claimed != 1:
-            return "lost_claim"
+            return breaker.Attempt(outcome="lost_claim")
         message = (
             Message.objects.select_for_update(of=("self",)).select_related("account", "instance").get(pk=message_pk)
         )
@@ -150,7 +191,7 @@ def _send_one(instance: Instance, message_pk: int) -> str:
             message,
             MessageStatus.SENDING,
             at=at,
-            note=f"attempt {message.attempts}",
+            note=f"attempt {message.attempts}" + (" (probe of the paused queue)" if probe else ""),
             emit=message.attempts == 1,
         )
     provider = get_provider(instance.provider)
@@ -163,11 +204,14 @@ def _send_one(instance: Instance, message_pk: int) -> str:
                 typing_ms=typing_ms(message.text) if provider.supports_typing else 0,
             )
     except ProviderError as exc:
-        return _send_failed(message_pk, code=exc.code, text=exc.message, permanent=exc.permanent)
+        outcome = _send_failed(message_pk, code=exc.code, text=exc.message, permanent=exc.permanent, probe=probe)
+        return breaker.Attempt(outcome=outcome, provider_failed=not exc.permanent, code=exc.code, text=exc.message)
     except Exception as exc:  # an adapter bug or a transport error it did not wrap: retry, bounded
         logger.exception("provider %s raised while sending %s", instance.provider, message.public_id)
-        return _send_failed(message_pk, code="provider_error", text=type(exc).__name__, permanent=False)
-    return _send_accepted(message_pk, result)
+        text = type(exc).__name__
+        outcome = _send_failed(message_pk, code="provider_error", text=text, permanent=False, probe=probe)
+        return breaker.Attempt(outcome=outcome, provider_failed=True, code="provider_error", text=text)
+    return breaker.Attempt(outcome=_send_accepted(message_pk, result))
 
 
 def _send_accepted(message_pk: int, result: SendResult) -> str:
@@ -184,33 +228,41 @@ def _send_accepted(message_pk: int, result: SendResult) -> str:
     return "sent" if message.status != MessageStatus.SENDING else "accepted"
 
 
-def _send_failed(message_pk: int, *, code: str, text: str, permanent: bool) -> str:
+def _send_failed(message_pk: int, *, code: str, text: str, permanent: bool, probe: bool = False) -> str:
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",)).select_related("account", "instance").get(pk=message_pk)
         )
         if message.status != MessageStatus.SENDING:
             return "lost_claim"
-        if permanent or message.attempts >= policy.SEND_MAX_ATTEMPTS:
+        if permanent or (message.attempts >= policy.SEND_MAX_ATTEMPTS and not probe):
             message_transition(message, MessageStatus.FAILED, error_code=code, error_message=text)
             return "failed"
-        backoff = policy.SEND_RETRY_BACKOFF_SECONDS[
-            min(message.attempts - 1, len(policy.SEND_RETRY_BACKOFF_SECONDS) - 1)
-        ]
         at = now()
+        if probe:
+            # The queue is paused because the provider fails: a failed probe says nothing about this message, so
+            # it does not use up one of its retries and stays first in line.
+            message.attempts -= 1
+            message.next_attempt_at = None
+            note = f"probe failed ({code}); the queue stays paused"
+        else:
+            backoff = policy.SEND_RETRY_BACKOFF_SECONDS[
+                min(message.attempts - 1, len(policy.SEND_RETRY_BACKOFF_SECONDS) - 1)
+            ]
+            message.next_attempt_at = at + dt.timedelta(seconds=backoff)
+            note = f"attempt {message.attempts} failed ({code}); retry in {backoff} s"
         message.status = MessageStatus.QUEUED
-        message.next_attempt_at = at + dt.timedelta(seconds=backoff)
         message.error_code, message.error_message = code[:60], text[:500]
         message.history = [
             *message.history,
             {
                 "status": MessageStatus.QUEUED,
                 "at": at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
-                "note": f"attempt {message.attempts} failed ({code}); retry in {backoff} s",
+                "note": note,
             },
         ]
         message.save()
-    return "retry"
+    return "probe_failed" if probe else "retry"
 
 
 # --- The sweep --------------------------------------------------------------------------------------------------

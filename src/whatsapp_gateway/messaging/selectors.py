@@ -8,10 +8,13 @@ from typing import Any
 from django.db.models import Q, QuerySet, Sum
 
 from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.guard.usage import local_day_bounds
-from whatsapp_gateway.messaging.models import DailyUsage, Message
+from whatsapp_gateway.messaging.models import DailyUsage, LanePause, Message, MessageStatus, SendLane
+from whatsapp_gateway.operations.services import sending_is_enabled
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -86,3 +89,82 @@ def account_usage(*, account: Account) -> dict[str, int]:
         month_total=Sum("count"), day_total=Sum("count", filter=Q(day=today))
     )
     return {"day": totals["day_total"] or 0, "month": totals["month_total"] or 0}
+
+
+def _clock(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%H:%M:%S UTC") if value else ""
+
+
+def instance_queue_status(*, instance: Instance) -> dict[str, Any]:
+    """The instance's send queue for the portal: running or paused (why, since when, next probe) and its depth."""
+    lane = SendLane.objects.filter(instance=instance).first()
+    queued = Message.objects.filter(instance=instance, status=MessageStatus.QUEUED)
+    status: dict[str, Any] = {
+        "queued": queued.count(),
+        "retrying": queued.filter(next_attempt_at__gt=now()).count(),
+        "paused": False,
+        "code": "",
+        "reason": "",
+        "paused_at": None,
+        "probe_at": None,
+        "probes": 0,
+    }
+    if lane is not None and lane.pause_code:
+        status.update(
+            paused=True,
+            code=lane.pause_code,
+            label=lane.get_pause_code_display(),
+            reason=lane.pause_reason,
+            paused_at=lane.paused_at,
+            probe_at=lane.probe_at,
+            probes=lane.probes,
+        )
+    elif instance.state != InstanceState.CONNECTED and status["queued"]:
+        status.update(
+            paused=True,
+            code=LanePause.INSTANCE_DISCONNECTED,
+            label=LanePause.INSTANCE_DISCONNECTED.label,
+            reason=f"The instance is {instance.get_state_display().lower()}: messages wait until it is connected again.",
+        )
+    return status
+
+
+def message_wait_reason(*, message: Message) -> str:
+    """Why a queued message has not gone yet, in one sentence ("" when it is not queued)."""
+    if message.status != MessageStatus.QUEUED:
+        return ""
+    instance = message.instance
+    if instance is None or instance.deleted_at is not None:
+        return "The instance was deleted; the message will expire unsent."
+    queue = instance_queue_status(instance=instance)
+    if queue["paused"] and queue["code"] == LanePause.PROVIDER_FAILING:
+        return (
+            f"The instance's queue is paused because the provider is failing: {queue['reason']} "
+            f"Next probe at {_clock(queue['probe_at'])}; the queue resumes on its own once the provider answers."
+        )
+    if queue["paused"]:
+        return queue["reason"]
+    if instance.is_paused:
+        return "The operator paused this instance."
+    if message.account.is_paused:
+        return "Sending is paused for this account."
+    if not sending_is_enabled():
+        return "The operator has switched sending off for the whole service."
+    if message.next_attempt_at and message.next_attempt_at > now():
+        return (
+            f"Attempt {message.attempts} failed ({message.error_code}: {message.error_message}); "
+            f"next try at {_clock(message.next_attempt_at)} (at most {policy.SEND_MAX_ATTEMPTS} attempts)."
+        )
+    earlier = (
+        Message.objects.filter(
+            instance=instance, status=MessageStatus.QUEUED, phone_e164=message.phone_e164, id__lt=message.id
+        )
+        .order_by("id")
+        .first()
+    )
+    if earlier is not None:
+        return f"Waiting for message #{earlier.log_id} to the same recipient (messages to one number keep their order)."
+    return (
+        f"In line: the instance sends one message at a time, {policy.PACING_MIN_GAP_SECONDS:g}–"
+        f"{policy.PACING_MIN_GAP_SECONDS + policy.PACING_MAX_JITTER_SECONDS:g} s apart."
+    )

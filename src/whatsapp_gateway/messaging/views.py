@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -24,7 +25,13 @@ from whatsapp_gateway.messaging.forms import MessageFilterForm, TestNumberAddFor
 from whatsapp_gateway.messaging.guard.checks import phone_hash
 from whatsapp_gateway.messaging.guard.usage import account_tz
 from whatsapp_gateway.messaging.models import TestNumber
-from whatsapp_gateway.messaging.selectors import account_usage, message_get_for_account, message_list
+from whatsapp_gateway.messaging.selectors import (
+    account_usage,
+    instance_queue_status,
+    message_get_for_account,
+    message_list,
+    message_wait_reason,
+)
 from whatsapp_gateway.messaging.test_numbers import (
     TestSendError,
     portal_tests_today,
@@ -115,8 +122,17 @@ def detail_view(request: HttpRequest, message_id: str) -> HttpResponse:
             "reveal": _reveal(request),
             "can_admin": request.membership.has_role(Role.ADMIN),
             "policy_events": message.policy_events.all(),
+            "wait_reason": message_wait_reason(message=message),
         },
     )
+
+
+def queue_notice(instance: Instance) -> str:
+    """The send queue's state above the manage page's tabs: shown while messages wait or the queue is paused."""
+    queue = instance_queue_status(instance=instance)
+    if not queue["paused"] and not queue["queued"]:
+        return ""
+    return render_to_string("messaging/_queue_notice.html", {"queue": queue, "instance": instance})
 
 
 # --- Manage-page tabs ------------------------------------------------------------------------------------------------

@@ -64,6 +64,18 @@ def instances_by_state() -> dict[str, int]:
     return counts
 
 
+def send_queues_paused() -> dict[str, int]:
+    """Paused instance send queues by reason; every reason is reported, 0 included, so alerts see the series."""
+    if not _model_exists("messaging.SendLane"):
+        return {}
+    lane_model = apps.get_model("messaging", "SendLane")
+    reasons = [value for value, _ in lane_model._meta.get_field("pause_code").choices]
+    counts = dict.fromkeys(reasons, 0)
+    for row in lane_model.objects.exclude(pause_code="").values("pause_code").annotate(n=Count("pk")):
+        counts[row["pause_code"]] = row["n"]
+    return counts
+
+
 def job_queue_pending() -> int | None:
     """Jobs waiting in the Huey broker (the doorbell), or None when the broker is unreachable."""
     from huey.contrib.djhuey import HUEY
@@ -120,6 +132,18 @@ class DatabaseCollector:
         except Exception:
             logger.exception("instance metrics failed")
             errors.add_metric(["instances"], 1)
+        try:
+            paused = GaugeMetricFamily(
+                "gateway_send_queues_paused",
+                "Instance send queues paused as a whole right now, by reason (circuit breaker, disconnected).",
+                labels=["reason"],
+            )
+            for reason, count in send_queues_paused().items():
+                paused.add_metric([reason], count)
+            yield paused
+        except Exception:
+            logger.exception("send-queue pause metrics failed")
+            errors.add_metric(["send_queues"], 1)
         try:
             from whatsapp_gateway.operations.services import sending_is_enabled
 

@@ -12,6 +12,7 @@ Other apps call the small functions below; recording never raises into business 
 - ``send_recorded(outcome="accepted"|"blocked", code=..., source=...)`` — messaging's send service
 - ``provider_call(provider=..., operation=...)`` — a context manager around every provider HTTP call
 - ``webhook_delivery_recorded(outcome=..., seconds=...)`` — each webhook delivery attempt
+- ``send_queue_paused(reason=...)``, ``send_queue_probe(outcome=...)`` — the send queue's circuit breaker
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ WEBHOOK_DURATION = Histogram(
     "Webhook delivery attempt latency (request sent to response read).",
     ["outcome"],
     buckets=LATENCY_BUCKETS,
+)
+SEND_QUEUE_PAUSES = Counter(
+    "gateway_send_queue_pauses_total",
+    "Instance send queues paused as a whole (provider_failing: the circuit breaker opened; instance_disconnected).",
+    ["reason"],
+)
+SEND_QUEUE_PROBES = Counter(
+    "gateway_send_queue_probes_total",
+    "Probe sends of paused instance queues, by outcome (ok: the queue resumed | failed: it stays paused).",
+    ["outcome"],
 )
 JOBS = Counter("gateway_jobs_total", "Background jobs finished, by task and outcome.", ["task", "outcome"])
 JOB_DURATION = Histogram(
@@ -120,6 +131,16 @@ def webhook_delivery_recorded(*, outcome: str, seconds: float | None = None) -> 
     WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
     if seconds is not None:
         WEBHOOK_DURATION.labels(outcome=outcome).observe(seconds)
+
+
+@_safe
+def send_queue_paused(*, reason: str) -> None:
+    SEND_QUEUE_PAUSES.labels(reason=reason).inc()
+
+
+@_safe
+def send_queue_probe(*, outcome: str) -> None:
+    SEND_QUEUE_PROBES.labels(outcome=outcome).inc()
 
 
 @_safe
