@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test test-fast test-pg test-browser lint format check demo clean bench soak reliability security
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then \
 	  if [ -z "$(PYTHON)" ]; then \
 	    echo "No supported Python found: WhatsApp Gateway needs Python 3.11, 3.12 or 3.13 as python3.13, python3.12," \
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	fi
 	@echo "Installing into $(VENV) ($$($(BIN)/python -V))"
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -50,12 +50,12 @@ test-browser: install
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench clients/python
+	$(BIN)/ruff format --check src tests bench clients/python
 
 format: install
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench clients/python
+	$(BIN)/ruff check --fix src tests bench clients/python
 
 check: install
 	$(BIN)/whatsapp-gateway check

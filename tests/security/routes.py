@@ -16,6 +16,7 @@ PUBLIC = {
     "docs",
     "docs/",
     "docs/responsible-messaging",
+    "docs/sdk/python",
     "docs/webhooks",
     "openapi.json",
     "api/openapi.json",

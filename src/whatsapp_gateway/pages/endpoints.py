@@ -22,6 +22,7 @@ ENDPOINT_MAP: list[tuple[str, str, str, str]] = [
     ("GET", "/api/docs", "anyone", "Interactive API reference."),
     ("POST", "/integrations/3cx/webhook/{integration_id}", "3CX", "Agent replies and call events from 3CX."),
     ("GET", "/docs/webhooks", "anyone", "Webhook events, payloads and signature verification."),
+    ("GET", "/docs/sdk/python", "anyone", "The Python client: install, send, errors, retries, webhook verification."),
     ("GET", "/docs/responsible-messaging", "anyone", "Purposes, limits, the guard and its error codes."),
     ("GET", "/acceptable-use", "anyone", "What the gateway may and may not be used for."),
     ("portal", "/instances", "signed-in users", "Connect WhatsApp numbers; manage page with tabs."),

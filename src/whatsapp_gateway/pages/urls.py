@@ -11,5 +11,6 @@ urlpatterns = [
     path("acceptable-use", views.acceptable_use, name="acceptable_use"),
     path("docs", views.docs_index, name="docs"),
     path("docs/", views.docs_index),
+    path("docs/sdk/python", views.docs_sdk_python, name="docs_sdk_python"),
     path("docs/responsible-messaging", views.responsible_messaging, name="responsible_messaging"),
 ]

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from whatsapp_gateway.accounts.models import Plan
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.pages.endpoints import ENDPOINT_MAP
+from whatsapp_gateway.pages.sdk import sdk_error_rows, sdk_event_rows
 from whatsapp_gateway.webhooks.catalogue import events_by_group
 
 
@@ -115,6 +116,20 @@ def docs_index(request: HttpRequest) -> HttpResponse:
             "endpoints": ENDPOINT_MAP,
             "event_groups": events_by_group(),
             "base_url": settings.GATEWAY_BASE_URL,
+            "active_nav": "docs",
+        },
+    )
+
+
+@require_GET
+def docs_sdk_python(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "pages/docs_sdk_python.html",
+        {
+            "base_url": settings.GATEWAY_BASE_URL,
+            "error_rows": sdk_error_rows(),
+            "event_rows": sdk_event_rows(),
             "active_nav": "docs",
         },
     )

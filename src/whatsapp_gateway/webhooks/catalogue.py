@@ -285,12 +285,16 @@ EVENT_TYPES: list[EventType] = [
         "A group changed: created, renamed, members joined or left.",
         fields=(
             *_GROUP_ID_FIELDS,
+            Field(
+                "participants", "array", "Every member concerned (E.164 or WhatsApp id); `participant` is the first."
+            ),
             Field("action", "string", "`created`, `subject_changed`, `add`, `remove`, `promote`, `demote`, `leave`…"),
         ),
         example_data={
             "group_id": "120363001234567890@g.us",
             "group_name": "Customers Riyadh",
             "participant": "+966598765432",
+            "participants": ["+966598765432"],
             "action": "add",
         },
     ),

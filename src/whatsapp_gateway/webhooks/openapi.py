@@ -21,6 +21,7 @@ _TYPES = {
     "integer": {"type": "integer"},
     "boolean": {"type": "boolean"},
     "object": {"type": "object"},
+    "array": {"type": "array"},
 }
 
 
@@ -29,6 +30,8 @@ def _field_schema(field: Field) -> dict[str, Any]:
     schema: dict[str, Any] = {"description": field.description}
     types = [_TYPES.get(k, {"type": "string"})["type"] for k in kinds if k != "null"]
     schema["type"] = [*types, "null"] if "null" in kinds else (types[0] if len(types) == 1 else types)
+    if "array" in kinds:
+        schema["items"] = {"type": "string"}  # the catalogue's lists are lists of ids or numbers
     return schema
 
 
