@@ -141,7 +141,8 @@ def call(method: str, path: str, headers: dict[str, str], body: Any = None, **qu
     }
 
 
-def test_evolution_every_call_over_http(owner_alice, serve, settings):
+def test_evolution_every_call_over_http(owner_alice, serve, settings, monkeypatch):
+    monkeypatch.setattr("whatsapp_gateway.providers.evolution.PAIRING_POLL_SECONDS", 0)
     fake = FakeEvolution()
     fake.ignore_webhook_on_create = True  # an Evolution build that drops the webhook given at create
     settings.EVOLUTION_BASE_URL = serve(fake)
@@ -179,7 +180,6 @@ def test_evolution_every_call_over_http(owner_alice, serve, settings):
             "GROUPS_UPSERT",
             "GROUP_UPDATE",
             "GROUP_PARTICIPANTS_UPDATE",
-            "CHATS_UPDATE",
         ],
     }
     assert ledger(fake) == [
@@ -204,6 +204,11 @@ def test_evolution_every_call_over_http(owner_alice, serve, settings):
         call("GET", f"/webhook/find/{ref}", instance_key),
         call("POST", f"/webhook/set/{ref}", instance_key, {"webhook": {"enabled": True, **webhook}}),
         call("GET", f"/instance/connect/{ref}", instance_key),
+        # A code for a session already showing a QR: log it out, start it again with the number, wait for the code.
+        call("GET", f"/instance/connectionState/{ref}", instance_key),
+        call("DELETE", f"/instance/logout/{ref}", instance_key),
+        call("GET", f"/instance/connectionState/{ref}", instance_key),
+        call("GET", f"/instance/connect/{ref}", instance_key, number="5511900001111"),
         call("GET", f"/instance/connect/{ref}", instance_key, number="5511900001111"),
         call("GET", f"/instance/connectionState/{ref}", instance_key),
         call("GET", "/instance/fetchInstances", instance_key, instanceName=ref),
@@ -230,6 +235,7 @@ def test_evolution_every_call_over_http(owner_alice, serve, settings):
     # …and what the adapter made of the answers.
     assert created.provider_ref == instance.public_id and len(token) >= 40 and len(jwt_key) >= 40
     assert (qr.state, qr.qr_payload, qr.pairing_code) == (InstanceState.PAIRING, f"2@fakeqr1,{ref}", "")
+    assert code.qr_payload == f"2@fakeqr2,{ref}"  # the restarted session's QR, with its code
     assert code.pairing_code == "WZYEH1YY"
     assert (state.state, state.phone_number, state.profile_name) == (InstanceState.CONNECTED, OWN, "Acme")
     assert sent.provider_message_id.startswith("3EB0") and sent.status == "sent"

@@ -10,7 +10,7 @@ import time_machine
 
 from tests.providers.conftest import make_instance, store_created
 from whatsapp_gateway.instances.models import InstanceState
-from whatsapp_gateway.providers.base import ProviderError
+from whatsapp_gateway.providers.base import MessageStatusUpdate, ProviderError
 from whatsapp_gateway.providers.evolution import WEBHOOK_EVENTS
 from whatsapp_gateway.providers.http import use_transport
 from whatsapp_gateway.providers.registry import get_provider
@@ -125,12 +125,63 @@ def test_it_asks_for_a_qr_code_with_the_instance_token(evolution_instance, fake_
     assert result.expires_at == dt.datetime(2026, 3, 1, 12, 0, 40, tzinfo=dt.UTC)
 
 
-def test_it_asks_for_a_pairing_code_for_a_phone_number(evolution_instance, fake_evolution):
+@pytest.fixture
+def no_pairing_wait(monkeypatch):
+    monkeypatch.setattr("whatsapp_gateway.providers.evolution.PAIRING_POLL_SECONDS", 0)
+
+
+def test_it_asks_for_a_pairing_code_for_a_phone_number_and_waits_for_it(
+    evolution_instance, fake_evolution, no_pairing_wait
+):
+    """From ``close`` Evolution answers the QR first; the code follows about a second later."""
     result = evolution.connect(evolution_instance, phone_number="+5511900001111")
 
-    (call,) = fake_evolution.requests
-    assert call.params == {"number": "5511900001111"}
+    ref = evolution_instance.provider_ref
+    assert [(c.method, c.path, c.params) for c in fake_evolution.requests] == [
+        ("GET", f"/instance/connectionState/{ref}", {}),
+        ("GET", f"/instance/connect/{ref}", {"number": "5511900001111"}),
+        ("GET", f"/instance/connect/{ref}", {"number": "5511900001111"}),
+    ]
+    assert result.pairing_code == "WZYEH1YY" and result.qr_payload
+
+
+def test_a_code_for_a_session_already_connecting_restarts_it_with_the_number(
+    evolution_instance, fake_evolution, no_pairing_wait
+):
+    """A connecting session ignores ``number`` and answers its QR with ``pairingCode: null``: log it out first."""
+    evolution.connect(evolution_instance)  # a QR code was shown first: the session is connecting
+    fake_evolution.requests.clear()
+    result = evolution.connect(evolution_instance, phone_number="+5511900001111")
+
+    ref = evolution_instance.provider_ref
+    assert [(c.method, c.path) for c in fake_evolution.requests][:3] == [
+        ("GET", f"/instance/connectionState/{ref}"),
+        ("DELETE", f"/instance/logout/{ref}"),
+        ("GET", f"/instance/connectionState/{ref}"),
+    ]
     assert result.pairing_code == "WZYEH1YY"
+
+
+def test_when_the_provider_gives_no_code_the_customer_is_told(evolution_instance, fake_evolution, no_pairing_wait):
+    from whatsapp_gateway.instances.services import instance_connect
+
+    fake_evolution.pairing_code_ready = False
+    instance = instance_connect(instance=evolution_instance, phone_number="+5511900001111")
+    assert instance.state == InstanceState.PAIRING and instance.pairing_code == "" and instance.qr_payload
+    assert instance.state_reason.startswith("The provider gave no pairing code")
+
+
+def test_history_brings_back_delivered_and_read_statuses(evolution_instance, fake_evolution):
+    """Evolution stores each messages.update on the message (``status``): a lost read receipt is reconciled."""
+    from tests.providers.helpers import fixture_json
+
+    (record,) = fixture_json("evolution", "find_messages_read")["messages"]["records"]
+    fake_evolution.instances[evolution_instance.provider_ref].messages.append(record)
+    since = dt.datetime.fromtimestamp(record["messageTimestamp"] - 60, tz=dt.UTC)
+    with time_machine.travel(since + dt.timedelta(minutes=5), tick=False):
+        events = evolution.fetch_recent_messages(evolution_instance, since=since)
+    statuses = [e for e in events if isinstance(e, MessageStatusUpdate)]
+    assert [(e.provider_message_id, e.status) for e in statuses] == [("3EB0C431C26A1916E07E", "read")]
 
 
 def test_connect_on_an_open_instance_reports_connected(evolution_instance, fake_evolution):

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from tests.providers.conftest import make_instance
-from tests.providers.helpers import FIXTURES, IgnoredCounter, at, parse
+from tests.providers.helpers import FIXTURES, IgnoredCounter, at, fixture_json, parse
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.providers.base import (
     CallbackRejected,
@@ -311,6 +311,35 @@ def test_a_group_update(instance):
 def test_group_participants_added(instance):
     event = one(instance, "group_participants_update")
     assert (event.action, event.participants) == ("join", ("5511977776666@s.whatsapp.net",))
+
+
+def test_a_reply_keeps_its_target_where_evolution_moved_it(instance):
+    """2.3.x lifts contextInfo to the top of ``data`` and turns extendedTextMessage into a conversation."""
+    event = one(instance, "messages_upsert_reply_conversation")
+    assert (event.message_type, event.text) == ("text", "Yes, tomorrow works")
+    assert event.metadata == {"reply_to": "3EB0C431C26A1916E07E"}
+
+
+def test_chats_update_without_changes_emits_nothing(instance):
+    """2.3.x sends only ``[{remoteJid, instanceId}]`` on almost every message: no conversation update."""
+    counter = IgnoredCounter("evolution")
+    assert parse(instance, "evolution", "chats_update_ids_only") == []
+    assert counter.delta("not_relevant") == 2
+
+
+def test_group_participants_carry_the_resolved_phone_numbers(instance):
+    """``participantsData[].phoneNumber`` replaces the LIDs; an unresolved one (its LID digits) keeps the LID."""
+    event = one(instance, "group_participants_update_lid")
+    assert (event.action, event.participants) == ("join", ("5511977776666@s.whatsapp.net", "204711882233445@lid"))
+
+
+def test_a_history_record_carries_the_status_evolution_stored():
+    from whatsapp_gateway.providers.evolution import history_status
+
+    (record,) = fixture_json("evolution", "find_messages_read")["messages"]["records"]
+    assert history_status(record) == MessageStatusUpdate(provider_message_id="3EB0C431C26A1916E07E", status="read")
+    assert history_status({**record, "status": "SERVER_ACK"}) is None  # sent: the record itself says so
+    assert history_status({**record, "key": {**record["key"], "fromMe": False}}) is None
 
 
 def test_chat_update_reports_unread_messages(instance):

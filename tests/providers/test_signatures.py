@@ -95,9 +95,21 @@ def test_evolution_without_webhook_headers_can_be_allowed_by_the_operator(evolut
     evolution.verify_callback(evolution_instance, headers={}, body=evo_callback.body)
 
 
+@pytest.mark.parametrize("seconds_after_the_first_try", [615, 915, 1215])
+def test_evolution_accepts_its_late_retries_which_reuse_the_first_token(
+    evolution_instance, fake_evolution, seconds_after_the_first_try
+):
+    """Evolution signs once (exp +600 s) and retries with the same token after about 5, 15, 35 … 615, 915 and
+    1,215 s; a 401 would make it drop the event for good."""
+    issued = int(time.time()) - seconds_after_the_first_try
+    headers = fake_evolution.webhook_headers(evolution_instance.provider_ref, issued_at=issued)
+    callback = fake_evolution.qr_callback(evolution_instance.provider_ref)
+    evolution.verify_callback(evolution_instance, headers=headers, body=callback.body)
+
+
 def test_evolution_refuses_a_replayed_callback_whose_token_expired(evolution_instance, fake_evolution):
-    eleven_minutes_ago = int(time.time()) - 11 * 60
-    headers = fake_evolution.webhook_headers(evolution_instance.provider_ref, issued_at=eleven_minutes_ago)
+    an_hour_ago = int(time.time()) - 60 * 60  # past any retry Evolution makes
+    headers = fake_evolution.webhook_headers(evolution_instance.provider_ref, issued_at=an_hour_ago)
     callback = fake_evolution.qr_callback(evolution_instance.provider_ref)
     assert rejected(evolution, evolution_instance, headers, callback.body) == "token expired (replayed callback?)"
 

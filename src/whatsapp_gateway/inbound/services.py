@@ -516,7 +516,10 @@ def handle_group_update(instance: Instance, event: events.GroupUpdate) -> None:
 
 
 def handle_conversation_update(instance: Instance, event: events.ConversationUpdate) -> None:
-    """``ConversationUpdate`` (read, archived, unread count): ``conversation.updated`` with our conversation times."""
+    """``ConversationUpdate`` (read, archived, unread count): ``conversation.updated`` with our conversation times.
+    An update that carries neither an unread count nor the archived flag says nothing changed: no webhook."""
+    if event.unread_count is None and event.archived is None:
+        return
     chat_id = clean_jid(event.chat_id)
     contact = None
     if not is_group_jid(chat_id):

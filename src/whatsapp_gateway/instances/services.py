@@ -379,9 +379,15 @@ def instance_connect(
         result = provider.connect(instance, phone_number=e164)
     except ProviderError as exc:
         raise InstanceActionFailed(f"The provider could not start pairing: {exc.message}") from exc
-    default_reason = (
-        f"Pairing code requested for {phone_lib.mask(e164)}" if e164 else "Pairing started: scan the QR code"
-    )
+    if e164 and result.state != S.CONNECTED and not result.pairing_code:
+        # Some providers answer a code request with a QR only (e.g. a session that was already connecting).
+        default_reason = (
+            f"The provider gave no pairing code for {phone_lib.mask(e164)}: scan the QR code, or ask for a code again."
+        )
+    elif e164:
+        default_reason = f"Pairing code requested for {phone_lib.mask(e164)}"
+    else:
+        default_reason = "Pairing started: scan the QR code"
     return _apply_connect_result(instance, result, reason=reason or default_reason)
 
 

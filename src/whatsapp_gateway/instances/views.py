@@ -156,6 +156,12 @@ def connect_view(request: HttpRequest, instance_id: str) -> HttpResponse:
             messages.success(
                 request, "Enter the pairing code on the phone: WhatsApp → Linked devices → Link with phone number."
             )
+        elif instance.state == InstanceState.PAIRING and phone_number:
+            messages.warning(
+                request,
+                "The provider gave no pairing code for this number. Scan the QR code with WhatsApp on the phone "
+                "(Linked devices → Link a device), or ask for a code again in a minute.",
+            )
         elif instance.state == InstanceState.PAIRING:
             messages.success(request, "Scan the QR code with WhatsApp on the phone: Linked devices → Link a device.")
     return redirect(_manage_url(instance))

@@ -8,7 +8,8 @@ Facts and quirks this module relies on (``reference/providers.md`` §1):
   every response body is checked, not only the status.
 - A recipient who is not on WhatsApp gives 400 with ``response.message[] = {"exists": false, …}``.
 - Webhooks have no HMAC. We give each instance a ``jwt_key`` header secret: Evolution replaces it with
-  ``Authorization: Bearer <HS256 JWT>`` (``exp`` = +10 min), which ``verify_callback`` checks.
+  ``Authorization: Bearer <HS256 JWT>`` (``exp`` = +10 min, reused by every retry of the event), which
+  ``verify_callback`` checks, accepting it for the provider's whole retry horizon.
 - The envelope's ``date_time`` is the server's local time stamped ``Z``; it is used only when the operator names
   the server's time zone (``EVOLUTION_SERVER_TIMEZONE``). Message timestamps (``messageTimestamp``) are real.
 - ``@lid`` senders are resolved through ``remoteJidAlt`` / ``senderPn`` (``participantAlt`` / ``participantPn`` in
@@ -86,8 +87,16 @@ WEBHOOK_EVENTS = [
     "GROUPS_UPSERT",
     "GROUP_UPDATE",
     "GROUP_PARTICIPANTS_UPDATE",
-    "CHATS_UPDATE",
 ]
+# Evolution signs a webhook once (exp = iat + 600 s) and reuses that token on every retry: up to 10 tries, 5 s
+# doubling to at most 300 s with ±20 % jitter, each request allowed 30–60 s (webhook.controller.ts
+# retryWebhookRequest) — the last retry can come ~1,215 s after the first, plus jitter and timeouts. Refusing it
+# (401) would be final (401 is in its non-retryable list), so a correctly signed token is accepted for that whole
+# horizon; deduplication drops replays of events already processed.
+WEBHOOK_RETRY_GRACE_SECONDS = 1500
+# Waiting for a pairing code: Baileys asks WhatsApp for it about a second after the session's first QR.
+PAIRING_POLLS = 6
+PAIRING_POLL_SECONDS = 1.0
 HISTORY_PAGE_SIZE = 50
 HISTORY_MAX_PAGES = 5
 
@@ -267,17 +276,48 @@ class EvolutionProvider(Provider):
         self._raise_for(response, action="set the webhook")
 
     def connect(self, instance: Instance, *, phone_number: str | None = None) -> ConnectResult:
-        params = {"number": phone_number.lstrip("+")} if phone_number else None
-        response = self._call(
-            "GET",
-            f"/instance/connect/{quote(self._ref(instance))}",
-            headers=self._instance_headers(instance),
-            params=params,
-        )
-        self._raise_for(response, action="start pairing")
-        body = as_dict(response.body)
-        state = as_str(as_dict(body.get("instance")).get("state"))
+        """A QR code, or with ``phone_number`` a pairing code.
+
+        Evolution honours ``?number=`` only when it starts a session from ``close``: on a ``connecting`` instance it
+        answers the current QR with ``pairingCode: null`` (InstanceController.connectToWhatsapp), and from ``close``
+        the code comes about a second after the QR. So for a code the adapter ends a connecting session (logout),
+        starts it again with the number and asks again until the code is there, for a few seconds at most."""
+        ref = quote(self._ref(instance))
+        headers = self._instance_headers(instance)
+        if not phone_number:
+            return self._pairing_result(self._connect_call(ref, headers, None), None)
+        number = phone_number.lstrip("+")
+        state = self._session_state(ref, headers)
         if state == "open":
+            return ConnectResult(state=InstanceState.CONNECTED)
+        if state == "connecting":
+            response = self._call("DELETE", f"/instance/logout/{ref}", headers=headers)
+            self._raise_for(response, action="restart pairing for a pairing code")
+            for _ in range(PAIRING_POLLS):
+                if self._session_state(ref, headers) == "close":
+                    break
+                time.sleep(PAIRING_POLL_SECONDS)
+        body = self._connect_call(ref, headers, number)
+        for _ in range(PAIRING_POLLS):
+            if as_str(body.get("pairingCode")) or as_str(as_dict(body.get("instance")).get("state")) == "open":
+                break
+            time.sleep(PAIRING_POLL_SECONDS)
+            body = self._connect_call(ref, headers, number)
+        return self._pairing_result(body, number)
+
+    def _session_state(self, ref: str, headers: dict[str, str]) -> str:
+        response = self._call("GET", f"/instance/connectionState/{ref}", headers=headers)
+        self._raise_for(response, action="read the connection state")
+        return as_str(as_dict(as_dict(response.body).get("instance")).get("state"))
+
+    def _connect_call(self, ref: str, headers: dict[str, str], number: str | None) -> dict[str, Any]:
+        params = {"number": number} if number else None
+        response = self._call("GET", f"/instance/connect/{ref}", headers=headers, params=params)
+        self._raise_for(response, action="start pairing")
+        return as_dict(response.body)
+
+    def _pairing_result(self, body: dict[str, Any], number: str | None) -> ConnectResult:
+        if as_str(as_dict(body.get("instance")).get("state")) == "open":
             return ConnectResult(state=InstanceState.CONNECTED)
         code, pairing_code = as_str(body.get("code")), as_str(body.get("pairingCode"))
         if not code and not pairing_code:  # {"count": 0}: the engine has no QR yet (evolution-api #2385)
@@ -289,7 +329,7 @@ class EvolutionProvider(Provider):
         return ConnectResult(
             state=InstanceState.PAIRING,
             qr_payload=code,
-            pairing_code=pairing_code if phone_number else "",
+            pairing_code=pairing_code if number else "",
             expires_at=now() + QR_TTL,
         )
 
@@ -385,7 +425,7 @@ class EvolutionProvider(Provider):
         secret = as_str(instance_credentials(instance).get("webhook_secret"))
         if not secret:
             raise CallbackRejected("instance has no webhook secret")
-        claims = verify_hs256_jwt(token.strip(), secret=secret, now=time.time())
+        claims = verify_hs256_jwt(token.strip(), secret=secret, now=time.time(), leeway=WEBHOOK_RETRY_GRACE_SECONDS)
         if claims.get("app") != "evolution" or claims.get("action") != "webhook":
             raise CallbackRejected("token is not an Evolution webhook token")
 
@@ -606,14 +646,10 @@ class EvolutionProvider(Provider):
         if not group_id.endswith("@g.us") or action is None:
             count_ignored(NAME, "malformed")
             return []
-        participants: list[str] = []
-        for item in as_list(payload.get("participants")):
-            if isinstance(item, str):
-                participants.append(item)
-            elif isinstance(item, dict):
-                jid = as_str(item.get("phoneNumber")) or as_str(item.get("id"))
-                if jid:
-                    participants.append(jid)
+        participants = [_participant(item) for item in as_list(payload.get("participantsData"))]
+        if not any(participants):  # older versions, or 2.3.x when it could not resolve the group's members
+            participants = [_participant(item) for item in as_list(payload.get("participants"))]
+        participants = [p for p in participants if p]
         return [
             GroupUpdate(
                 group_id=group_id,
@@ -633,6 +669,10 @@ class EvolutionProvider(Provider):
                 continue
             unread = as_int(chat.get("unreadMessages", chat.get("unreadCount")))
             archived = chat.get("archived")
+            if (unread is None or unread < 0) and not isinstance(archived, bool):
+                # 2.3.x sends only {remoteJid, instanceId} on almost every message: nothing changed that we know of.
+                count_ignored(NAME, "not_relevant")
+                continue
             events.append(
                 ConversationUpdate(
                     chat_id=chat_id,
@@ -670,6 +710,9 @@ class EvolutionProvider(Provider):
                 event = message_event(record, own_phone=own_phone, count=False)
                 if event is not None and (event.occurred_at is None or event.occurred_at >= since):
                     events.append(event)
+                    status = history_status(record)
+                    if status is not None:
+                        events.append(status)
             pages = as_int(result.get("pages")) or 1
             if not records or page >= pages:
                 break
@@ -700,6 +743,11 @@ def message_event(record: dict[str, Any], *, own_phone: str, count: bool = True)
         ignore("not_relevant")
         return None
     message_type, text, metadata = content
+    # Evolution lifts the content's contextInfo to the top of the record (and rewrites extendedTextMessage into a
+    # plain conversation), so a reply's quoted id is there (src/api/.../whatsapp.baileys.service.ts prepareMessage).
+    quoted = as_str(as_dict(record.get("contextInfo")).get("stanzaId"))
+    if quoted and "reply_to" not in metadata and message_type != "reaction":
+        metadata = {**metadata, "reply_to": quoted}
     from_me = as_bool(key.get("fromMe"))
     is_group = remote_jid.endswith("@g.us")
     if is_group:
@@ -729,6 +777,19 @@ def message_event(record: dict[str, Any], *, own_phone: str, count: bool = True)
         metadata=metadata,
         occurred_at=unix_time(record.get("messageTimestamp")),
     )
+
+
+def history_status(record: dict[str, Any]) -> MessageStatusUpdate | None:
+    """The delivery status Evolution stored on one of our own messages (it updates ``Message.status`` on every
+    ``messages.update``), so a lost delivered/read webhook is recovered by reconciliation too."""
+    key = as_dict(record.get("key"))
+    if not as_bool(key.get("fromMe")) or not as_str(key.get("id")):
+        return None
+    name = _status_name(record.get("status"))
+    status = STATUS_MAP.get(name) if name else None
+    if status not in ("delivered", "read"):  # "sent" is implied by the message itself being in the history
+        return None
+    return MessageStatusUpdate(provider_message_id=as_str(key.get("id")), status=status)
 
 
 def _content(message: dict[str, Any], *, key_id: str) -> tuple[str, str, dict[str, Any]] | None:
@@ -810,6 +871,22 @@ def _content(message: dict[str, Any], *, key_id: str) -> tuple[str, str, dict[st
     if not meaningful:
         return None
     return "unknown", "", {**metadata, "provider_type": meaningful[0][:60]}
+
+
+def _participant(item: Any) -> str:
+    """A group participant as a phone JID when Evolution resolved one, else as given (often an ``@lid``).
+
+    2.3.x adds ``participantsData[] = {jid, phoneNumber, …}`` to ``group-participants.update``; ``phoneNumber`` is
+    a phone JID, or — when Evolution could not resolve it — the bare user part of ``jid`` (a LID, not a phone)."""
+    if isinstance(item, str):
+        return item
+    if not isinstance(item, dict):
+        return ""
+    jid = as_str(item.get("jid")) or as_str(item.get("id"))
+    number = as_str(item.get("phoneNumber"))
+    if number and "@" not in number and number != jid.split("@")[0] and number.lstrip("+").isdigit():
+        number = f"{number.lstrip('+')}@s.whatsapp.net"
+    return number if number.endswith("@s.whatsapp.net") else jid
 
 
 def _contact(card: dict[str, Any]) -> dict[str, str]:

@@ -32,6 +32,8 @@ class EvoInstance:
     owner_phone: str = ""
     profile_name: str = ""
     qr_count: int = 0
+    pairing_number: str = ""  # the number /instance/connect?number= started the session with
+    pairing_code: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -51,6 +53,7 @@ class FakeEvolution(FakeApi):
         self.not_on_whatsapp: set[str] = set()
         self.ignore_webhook_on_create = False
         self.qr_ready = True  # False: /instance/connect answers {"count": 0} (evolution-api #2385)
+        self.pairing_code_ready = True  # False: WhatsApp never gives the session a pairing code
         self.server_url = "https://evo.internal"
         self.route("POST", r"/instance/create", self._create)
         self.route("GET", r"/webhook/find/([^/]+)", self._webhook_find)
@@ -155,20 +158,29 @@ class FakeEvolution(FakeApi):
         return reply(201, {"webhook": webhook})
 
     def _connect(self, request: Recorded, name: str):
+        """As 2.3.x's InstanceController.connectToWhatsapp: ``open`` answers the state; ``close`` starts a session
+        (with ``number`` for a pairing code) and answers its QR before the code exists (Baileys asks for it about a
+        second after the QR); ``connecting`` ignores ``number`` and answers the current QR and code, if any."""
         instance, error = self._instance_auth(request, name)
         if error:
             return error
         if instance.state == "open":
             return reply(200, {"instance": {"instanceName": name, "state": "open"}})
-        instance.state = "connecting"
+        if instance.state == "close":
+            instance.state = "connecting"
+            instance.pairing_number = request.params.get("number", "")
+            instance.pairing_code = ""
+            if not self.qr_ready:
+                return reply(200, {"count": 0})
+            instance.qr_count += 1
+        elif instance.pairing_number and not instance.pairing_code and self.pairing_code_ready:
+            instance.pairing_code = "WZYEH1YY"
         if not self.qr_ready:
             return reply(200, {"count": 0})
-        instance.qr_count += 1
-        number = request.params.get("number")
         return reply(
             200,
             {
-                "pairingCode": "WZYEH1YY" if number else None,
+                "pairingCode": instance.pairing_code or None,
                 "code": f"2@fakeqr{instance.qr_count},{name}",
                 "base64": "data:image/png;base64,iVBORw0KGgo=",
                 "count": instance.qr_count,
@@ -218,7 +230,7 @@ class FakeEvolution(FakeApi):
         instance, error = self._instance_auth(request, name)
         if error:
             return error
-        if instance.state != "open":
+        if instance.state == "close":  # a connecting (unpaired) session can be logged out too
             return reply(
                 400,
                 {
@@ -228,6 +240,7 @@ class FakeEvolution(FakeApi):
                 },
             )
         instance.state = "close"
+        instance.pairing_number = instance.pairing_code = ""
         return reply(200, {"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}})
 
     def _delete(self, request: Recorded, name: str):
