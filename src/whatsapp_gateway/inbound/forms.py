@@ -12,13 +12,14 @@ from whatsapp_gateway.accounts.models import Account
 from whatsapp_gateway.inbound.models import MessageType
 from whatsapp_gateway.inbound.selectors import InboundFilters
 from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.lib.forms import FilterDateField
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
 
 
 class InboundFilterForm(forms.Form):
     instance = forms.ChoiceField(required=False)
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = FilterDateField(label="From")
+    date_to = FilterDateField(label="To")
     sender = forms.CharField(
         required=False,
         max_length=120,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Iterator
 from urllib.parse import urlencode
@@ -18,6 +17,7 @@ from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.inbound import selectors
 from whatsapp_gateway.inbound.forms import InboundFilterForm
 from whatsapp_gateway.inbound.models import InboundMessage
+from whatsapp_gateway.lib.csv_export import csv_stream
 from whatsapp_gateway.lib.phone import mask
 
 PAGING_PARAMS = ("after", "before")
@@ -149,42 +149,33 @@ EXPORT_HEADER = [
 ]
 
 
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection); numbers and ids are left as they are."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _export_rows(rows: Iterator[InboundMessage], *, reveal: bool) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(EXPORT_HEADER)  # the BOM makes Excel read UTF-8 (Arabic text) correctly
-    for m in rows:
-        yield writer.writerow(
+    return csv_stream(
+        EXPORT_HEADER,
+        (
             [
                 m.received_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 m.public_id,
                 m.instance.name,
                 m.sender_display if reveal else mask_sender(m.sender_display),
-                _cell(m.sender_name),
+                m.sender_name,
                 m.message_type,
-                _cell(m.text),
+                m.text,
                 "yes" if m.is_opt_out else "no",
                 m.keyword,
                 m.forwarding_status,
                 m.provider_message_id,
                 m.group_id,
-                _cell(m.group_name),
+                m.group_name,
             ]
-        )
+            for m in rows
+        ),
+    )
 
 
 @portal_view()
 @require_GET
-def export_view(request: HttpRequest) -> StreamingHttpResponse:
+def export_view(request: HttpRequest) -> HttpResponse:
     """The filtered set as CSV, streamed in keyset batches. Admins get full numbers (audit-logged); members get
     masked numbers."""
     account = request.account

@@ -12,6 +12,7 @@ from ninja import Router
 from whatsapp_gateway.apikeys.auth import ApiKeyAuth
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.client_ip import client_ip
+from whatsapp_gateway.lib.text import surrogate_path
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.idempotency import request_fingerprint
 from whatsapp_gateway.messaging.schemas import (
@@ -57,6 +58,9 @@ def read_json_object(request: HttpRequest, *, max_bytes: int = policy.API_BODY_M
         raise errors.InvalidJson("The body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise errors.InvalidJson("The body must be a JSON object.")
+    field = surrogate_path(payload)
+    if field is not None:  # a "\ud800" escape: text no database can store
+        raise errors.ValidationFailed(f"{field} is not valid Unicode text.", details={"field": field})
     return payload
 
 

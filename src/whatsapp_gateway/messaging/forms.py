@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from whatsapp_gateway.lib.forms import FilterDateField
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.models import GuardDecision, MessageSource, MessageStatus, TestNumber
 
@@ -54,8 +55,8 @@ class MessageFilterForm(forms.Form):
     )
     source = forms.ChoiceField(required=False, choices=[("", "Any source"), *MessageSource.choices])
     decision = forms.ChoiceField(required=False, choices=[("", "Any decision"), *GuardDecision.choices])
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = FilterDateField(label="From")
+    date_to = FilterDateField(label="To")
     phone = forms.CharField(required=False, max_length=32, widget=forms.TextInput(attrs={"type": "search"}))
 
     def __init__(self, *args, instances, **kwargs) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from whatsapp_gateway.lib.text import replace_surrogates
+
 if TYPE_CHECKING:
     from whatsapp_gateway.instances.models import Instance
 
@@ -261,8 +263,9 @@ class Provider(ABC):
 
 
 def load_json(body: bytes) -> Any:
-    """Parse a callback body; a body that is not UTF-8 JSON is refused with 400 (``CallbackRejected``)."""
+    """Parse a callback body; a body that is not UTF-8 JSON (or nested too deep to parse) is refused with 400
+    (``CallbackRejected``). Lone surrogates (``"\\ud800"``) become U+FFFD so the event can still be stored."""
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        return replace_surrogates(json.loads(body.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CallbackRejected("malformed_json", status=400) from exc

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from whatsapp_gateway.lib.text import replace_surrogates
 from whatsapp_gateway.operations import metrics
 from whatsapp_gateway.providers.base import ProviderError
 
@@ -103,8 +104,8 @@ def call(
     )
     text = response.text
     try:
-        body = json.loads(text) if text.strip() else None
-    except ValueError:
+        body = replace_surrogates(json.loads(text)) if text.strip() else None
+    except (ValueError, RecursionError):
         body = None
     if response.status_code >= 400:
         logger.info("%s %s %s answered %s", provider, method, httpx.URL(url).path, response.status_code)

@@ -3,7 +3,6 @@ note, CSV export. Thin: parse a form, call one service, render."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode
@@ -19,6 +18,7 @@ from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.inbound.views import mask_sender
+from whatsapp_gateway.lib.csv_export import csv_stream
 from whatsapp_gateway.lib.phone import mask
 from whatsapp_gateway.suppression import selectors, services
 from whatsapp_gateway.suppression.forms import (
@@ -148,36 +148,28 @@ EXPORT_HEADER = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _utc(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 
 
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _export_rows(rows: Iterable[Suppression]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(EXPORT_HEADER)
-    for s in rows:
-        yield writer.writerow(
+    return csv_stream(
+        EXPORT_HEADER,
+        (
             [
                 s.phone_e164,
                 s.wa_id,
                 s.reason,
                 s.source,
                 s.keyword,
-                _cell(s.note),
+                s.note,
                 _utc(s.created_at),
                 _utc(s.removed_at),
-                _cell(s.removed_note),
+                s.removed_note,
             ]
-        )
+            for s in rows
+        ),
+    )
 
 
 @portal_view(minimum_role=Role.ADMIN)

@@ -39,6 +39,7 @@ from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.crypto import constant_time_equals, keyed_hash
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, mask, normalize_e164
+from whatsapp_gateway.lib.text import surrogate_path
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.operations.throttle import auth_failure_record, auth_failures_exceeded, retry_after_seconds
 from whatsapp_gateway.threecx import call_templates
@@ -272,6 +273,9 @@ def _parse_json(body: bytes) -> dict[str, Any]:
         raise errors.InvalidJson() from exc
     if not isinstance(data, dict):
         raise errors.InvalidJson()
+    field = surrogate_path(data)
+    if field is not None:  # a "\ud800" escape: text no database can store
+        raise errors.ValidationFailed(f"{field} is not valid Unicode text.", details={"field": field})
     return data
 
 
