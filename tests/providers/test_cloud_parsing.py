@@ -8,8 +8,10 @@ import pytest
 
 from tests.providers.conftest import make_instance
 from tests.providers.helpers import FIXTURES, IgnoredCounter, at, parse
+from whatsapp_gateway.inbound.models import InboundMessage as InboundRow
 from whatsapp_gateway.providers.base import InboundMessage, MessageStatusUpdate
 from whatsapp_gateway.providers.cloud import WINDOW_MESSAGE
+from whatsapp_gateway.providers.services import events_process
 
 pytestmark = pytest.mark.django_db
 WAMID = "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"
@@ -173,6 +175,26 @@ def test_webhook_level_errors_carry_no_event(instance):
 def test_an_unconfigured_instance_ignores_everything(owner_alice):
     unconfigured = make_instance(owner_alice.account, provider="cloud", name="new")
     assert parse(unconfigured, "cloud", "messages_text") == []
+
+
+@pytest.mark.parametrize(
+    "fixture", ["messages_edit", "messages_revoke", "messages_system_number_changed"], ids=["edit", "revoke", "system"]
+)
+def test_edits_revokes_and_system_notices_are_not_new_messages(instance, fixture):
+    counter = IgnoredCounter("cloud")
+    assert parse(instance, "cloud", fixture) == []
+    assert counter.delta("not_relevant") == 1 and counter.delta("malformed") == 0
+
+
+def test_a_user_with_a_username_and_no_wa_id_is_kept(instance):
+    event = one(instance, "messages_username_only")
+    assert isinstance(event, InboundMessage)
+    assert (event.chat_id, event.sender_id, event.sender_phone) == ("US.13491208655302741918",) * 2 + ("",)
+    assert (event.sender_name, event.text) == ("Sheena Nelson", "Is my order ready?")
+    assert event.metadata == {"user_id": "US.13491208655302741918"}
+    # …and it is recorded like any inbound message (no phone number to attach it to).
+    assert events_process(instance=instance, events=[event]) == (1, 0)
+    assert InboundRow.objects.filter(instance=instance, text="Is my order ready?").count() == 1
 
 
 def test_every_cloud_fixture_has_a_test():

@@ -9,7 +9,9 @@ import pytest
 import time_machine
 
 from tests.providers.conftest import make_instance, store_created
+from tests.providers.helpers import fixture_json
 from whatsapp_gateway.instances.models import InstanceState
+from whatsapp_gateway.instances.services import instance_connect
 from whatsapp_gateway.providers.base import MessageStatusUpdate, ProviderError
 from whatsapp_gateway.providers.evolution import WEBHOOK_EVENTS
 from whatsapp_gateway.providers.http import use_transport
@@ -163,8 +165,6 @@ def test_a_code_for_a_session_already_connecting_restarts_it_with_the_number(
 
 
 def test_when_the_provider_gives_no_code_the_customer_is_told(evolution_instance, fake_evolution, no_pairing_wait):
-    from whatsapp_gateway.instances.services import instance_connect
-
     fake_evolution.pairing_code_ready = False
     instance = instance_connect(instance=evolution_instance, phone_number="+5511900001111")
     assert instance.state == InstanceState.PAIRING and instance.pairing_code == "" and instance.qr_payload
@@ -173,8 +173,6 @@ def test_when_the_provider_gives_no_code_the_customer_is_told(evolution_instance
 
 def test_history_brings_back_delivered_and_read_statuses(evolution_instance, fake_evolution):
     """Evolution stores each messages.update on the message (``status``): a lost read receipt is reconciled."""
-    from tests.providers.helpers import fixture_json
-
     (record,) = fixture_json("evolution", "find_messages_read")["messages"]["records"]
     fake_evolution.instances[evolution_instance.provider_ref].messages.append(record)
     since = dt.datetime.fromtimestamp(record["messageTimestamp"] - 60, tz=dt.UTC)

@@ -21,6 +21,7 @@ from whatsapp_gateway.providers.base import (
     MessageStatusUpdate,
     QrUpdate,
 )
+from whatsapp_gateway.providers.evolution import history_status
 from whatsapp_gateway.providers.registry import get_provider
 
 pytestmark = pytest.mark.django_db
@@ -334,8 +335,6 @@ def test_group_participants_carry_the_resolved_phone_numbers(instance):
 
 
 def test_a_history_record_carries_the_status_evolution_stored():
-    from whatsapp_gateway.providers.evolution import history_status
-
     (record,) = fixture_json("evolution", "find_messages_read")["messages"]["records"]
     assert history_status(record) == MessageStatusUpdate(provider_message_id="3EB0C431C26A1916E07E", status="read")
     assert history_status({**record, "status": "SERVER_ACK"}) is None  # sent: the record itself says so

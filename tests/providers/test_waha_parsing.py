@@ -226,9 +226,33 @@ def test_an_accepted_call(instance):
     assert one(instance, "call_accepted").status == "accepted"
 
 
-def test_a_rejected_video_call(instance):
+def test_a_caller_hanging_up_is_a_missed_call(instance):
+    """WAHA reports a caller who hangs up before anyone answers as ``call.rejected``."""
     event = one(instance, "call_rejected")
-    assert (event.status, event.is_video) == ("rejected", True)
+    assert (event.status, event.is_video) == ("missed", True)
+
+
+def test_noweb_media_that_was_not_downloaded_keeps_its_type(instance):
+    """NOWEB with WHATSAPP_DOWNLOAD_MEDIA=false: ``hasMedia`` false, ``media`` null, the type is in ``_data``."""
+    event = one(instance, "message_image_noweb_not_downloaded")
+    assert (event.message_type, event.text, event.sender_name) == ("image", "Broken screen", "Maria")
+    assert event.metadata == {"mime_type": "image/jpeg", "caption": "Broken screen"}
+
+
+def test_a_gows_voice_note_that_was_not_downloaded_is_audio(instance):
+    event = one(instance, "message_voice_gows_not_downloaded")
+    assert (event.message_type, event.text, event.sender_name) == ("audio", "", "Maria")
+    assert event.metadata == {"mime_type": "audio/ogg; codecs=opus", "voice_note": True}
+
+
+def test_a_gows_video_known_only_from_its_media_type_is_a_video(instance):
+    assert one(instance, "message_video_gows_media_type_only").message_type == "video"
+
+
+def test_a_media_object_without_has_media_is_media_not_text(instance):
+    event = one(instance, "message_media_without_has_media")
+    assert (event.message_type, event.text) == ("document", "Invoice attached")
+    assert event.metadata["mime_type"] == "application/pdf" and event.metadata["file_name"] == "invoice-1042.pdf"
 
 
 def test_joining_a_group(instance):

@@ -103,6 +103,8 @@ ERRORS: dict[int, tuple[str, bool, str]] = {
 }
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 STATUSES = ("sent", "delivered", "read", "failed")
+# "messages" entries that are not new customer messages.
+NOT_MESSAGES = ("edit", "revoke", "system")
 
 
 def describe_error(error: Any) -> tuple[str, bool, str]:
@@ -334,11 +336,19 @@ class CloudProvider(Provider):
         return {"messages": self._on_messages}
 
     def _on_messages(self, instance: Instance, value: dict[str, Any]) -> list[NormalisedEvent]:
-        names = {
-            as_str(c.get("wa_id")): as_str(as_dict(c.get("profile")).get("name")) for c in dicts(value.get("contacts"))
-        }
+        names: dict[str, str] = {}
+        for contact in dicts(value.get("contacts")):
+            name = as_str(as_dict(contact.get("profile")).get("name"))
+            for key in (as_str(contact.get("wa_id")), as_str(contact.get("user_id"))):
+                if key:
+                    names[key] = name
         events: list[NormalisedEvent] = []
         for message in dicts(value.get("messages")):
+            if as_str(message.get("type")) in NOT_MESSAGES:
+                # An edit or a revoke of an earlier message, or a system notice (number changed, identity
+                # changed): none of them is a new customer message, and the gateway keeps no editable copy.
+                count_ignored(NAME, "not_relevant")
+                continue
             event = _inbound(message, names)
             if event is None:
                 count_ignored(NAME, "malformed")
@@ -387,8 +397,10 @@ def _phone_state(info: dict[str, Any]) -> StateResult:
 
 def _inbound(message: dict[str, Any], names: dict[str, str]) -> InboundMessage | None:
     wa_id, message_id = as_str(message.get("from")), as_str(message.get("id"))
-    phone = phone_of(f"{wa_id}@s.whatsapp.net")
-    if not message_id or not phone:
+    phone = phone_of(f"{wa_id}@s.whatsapp.net") if wa_id else ""
+    # A user who turned on a WhatsApp username has no wa_id in the payload, only a business-scoped user id.
+    user_id = as_str(message.get("from_user_id"))
+    if not message_id or not (phone or user_id):
         return None
     kind = as_str(message.get("type"))
     message_type, text, metadata = "unknown", "", {}
@@ -447,13 +459,15 @@ def _inbound(message: dict[str, Any], names: dict[str, str]) -> InboundMessage |
         metadata["referral"] = {
             k: as_str(referral.get(k)) for k in ("source_type", "source_id", "source_url", "headline", "ctwa_clid")
         }
-    jid = e164_to_jid(phone)
+    if user_id:
+        metadata["user_id"] = user_id
+    jid = e164_to_jid(phone) if phone else user_id
     return InboundMessage(
         provider_message_id=message_id,
         chat_id=jid,
         sender_id=jid,
         sender_phone=phone,
-        sender_name=names.get(wa_id, ""),
+        sender_name=names.get(wa_id, "") or names.get(user_id, ""),
         chat_phone=phone,
         message_type=message_type,
         text=text,
