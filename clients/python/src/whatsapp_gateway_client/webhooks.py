@@ -110,7 +110,9 @@ def _standard_key(secret: str) -> bytes:
         raise ValueError("the secret is not whsec_ followed by base64") from None
 
 
-def _verify_standard(body: bytes, headers: dict[str, str], secrets: list[str], tolerance: int, now: float | None):
+def _verify_standard(
+    body: bytes, headers: dict[str, str], secrets: list[str], tolerance: int, now: float | None
+) -> None:
     msg_id = headers.get("webhook-id")
     if not msg_id:
         raise InvalidSignature("the webhook-id header is missing")
@@ -130,7 +132,9 @@ def _verify_standard(body: bytes, headers: dict[str, str], secrets: list[str], t
     raise InvalidSignature("no signature matches (wrong secret, or the body was changed)")
 
 
-def _verify_gateway(body: bytes, headers: dict[str, str], secrets: list[str], tolerance: int, now: float | None):
+def _verify_gateway(
+    body: bytes, headers: dict[str, str], secrets: list[str], tolerance: int, now: float | None
+) -> None:
     header = headers.get("x-whatsapp-gateway-signature")
     if not header:
         raise InvalidSignature("neither webhook-signature nor X-WhatsApp-Gateway-Signature is present")
