@@ -29,3 +29,34 @@ def submit(membership, *, name="order_shipped", body="Your order {{1}} has shipp
 
 def approved(membership, operator, **fields):
     return template_approve(template=submit(membership, **fields), operator=operator)
+
+
+# The Graph API fake and the Cloud instance wired to it, and the messaging fixtures (fake provider, API key).
+from tests.messaging.conftest import alice_key, fake_provider  # noqa: E402, F401
+from tests.providers.conftest import fake_cloud  # noqa: E402, F401
+
+
+@pytest.fixture
+def cloud_line(owner_alice, fake_cloud):  # noqa: F811
+    """A connected Cloud API instance of Alice's account on the fake Graph API."""
+    from tests.providers.conftest import make_instance
+
+    return make_instance(
+        owner_alice.account,
+        provider="cloud",
+        name="cloud-line",
+        provider_ref="106540352242922",
+        credentials={"verify_token": "vt"},
+        state="connected",
+    )
+
+
+def wrote_earlier(instance, phone: str) -> None:
+    from django.utils import timezone
+
+    from whatsapp_gateway.inbound.models import Contact, Conversation
+
+    contact, _ = Contact.objects.get_or_create(account=instance.account, phone_e164=phone)
+    Conversation.objects.update_or_create(
+        account=instance.account, instance=instance, contact=contact, defaults={"last_inbound_at": timezone.now()}
+    )

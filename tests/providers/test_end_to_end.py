@@ -12,11 +12,12 @@ import time
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from tests.messaging.conftest import ApiClient
 from tests.providers.conftest import post_callback
 from whatsapp_gateway.apikeys.services import api_key_create
-from whatsapp_gateway.inbound.models import InboundMessage
+from whatsapp_gateway.inbound.models import Contact, Conversation, InboundMessage
 from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.instances.services import instance_connect, instance_create
 from whatsapp_gateway.messaging import queue
@@ -58,12 +59,14 @@ class Scenario:
             instance = self.post(instance, self.fake.status_callback(ref, "SCAN_QR_CODE"))
             assert instance.state == InstanceState.PAIRING and instance.qr_payload == f"2@wahaqr,{ref}"
             return self.post(instance, self.fake.pair(ref, phone=OWN_NUMBER))
-        # Cloud: no QR; the admin enters the phone number id, and the customer wrote earlier (24 h window open).
+        # Cloud: no QR; the admin enters the phone number id, and the customer wrote earlier (24 h window open,
+        # at Meta and in the gateway's conversation record).
         self.fake.last_inbound[CUSTOMER.lstrip("+")] = time.time()
         response = alice_client.post(
             f"/instances/{instance.public_id}/cloud-setup", {"phone_number_id": "106540352242922"}
         )
         assert response.status_code == 302
+        wrote_earlier(instance, CUSTOMER)
         return Instance.objects.get(pk=instance.pk)
 
     def statuses(self, instance, provider_message_id) -> None:
@@ -104,6 +107,14 @@ class Scenario:
         if self.name == "waha":
             return [r.json["text"] for r in self.fake.calls("POST", "/api/sendText")]
         return [r.json["text"]["body"] for r in self.fake.requests if r.path.endswith("/messages")]
+
+
+def wrote_earlier(instance, phone: str) -> None:
+    """The gateway's record that ``phone`` wrote to ``instance`` a moment ago (the Cloud API's 24-hour window)."""
+    contact, _ = Contact.objects.get_or_create(account=instance.account, phone_e164=phone)
+    Conversation.objects.update_or_create(
+        account=instance.account, instance=instance, contact=contact, defaults={"last_inbound_at": timezone.now()}
+    )
 
 
 def event_types(instance) -> list[str]:
@@ -178,13 +189,35 @@ def test_pair_send_receipts_inbound_and_stop_through_the_real_adapter(
     assert len(scenario.sent_texts()) == 2
 
 
-def test_a_cloud_message_outside_the_24_hour_window_fails_with_a_clear_reason(
+def test_a_cloud_text_to_someone_who_never_wrote_is_refused_at_once_with_a_hint(
+    owner_alice, alice_client, settings, fake_cloud
+):
+    settings.GATEWAY_PROVIDERS_ALLOWED = ["cloud"]
+    instance = instance_create(account=owner_alice.account, name="meta-line", provider="cloud")
+    alice_client.post(f"/instances/{instance.public_id}/cloud-setup", {"phone_number_id": "106540352242922"})
+    key = api_key_create(account=owner_alice.account, name="CRM", created_by=owner_alice.user).full_key
+    fake_cloud.clear()
+
+    response = ApiClient(key).send(
+        instance_id="meta-line", phone=CUSTOMER, message="Hello out of the blue", message_purpose="transactional"
+    )
+
+    assert response.status_code == 409, response.content
+    body = response.json()
+    assert body["error"] == "conversation_window_closed"
+    assert "template" in body["details"]["hint"] and "24" in body["message"]
+    assert fake_cloud.calls("POST") == []  # never reached Meta
+    assert Message.objects.get(account=owner_alice.account).block_code == body["error"]
+
+
+def test_a_cloud_message_meta_still_finds_outside_the_window_fails_with_a_clear_reason(
     owner_alice, alice_client, client, settings, fake_cloud, django_capture_on_commit_callbacks
 ):
     settings.GATEWAY_PROVIDERS_ALLOWED = ["cloud"]
     instance = instance_create(account=owner_alice.account, name="meta-line", provider="cloud")
     alice_client.post(f"/instances/{instance.public_id}/cloud-setup", {"phone_number_id": "106540352242922"})
     key = api_key_create(account=owner_alice.account, name="CRM", created_by=owner_alice.user).full_key
+    wrote_earlier(instance, CUSTOMER)  # the gateway believes the window is open; Meta does not
     response = ApiClient(key).send(
         instance_id="meta-line", phone=CUSTOMER, message="Hello out of the blue", message_purpose="transactional"
     )

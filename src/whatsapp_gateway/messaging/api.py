@@ -64,6 +64,22 @@ def read_json_object(request: HttpRequest, *, max_bytes: int = policy.API_BODY_M
     return payload
 
 
+def inline_schema(schema: Any, defs: dict[str, Any] | None = None) -> Any:
+    """A pydantic JSON schema with its ``$defs`` inlined: inside an OpenAPI document ``#/$defs/…`` resolves
+    against the document, not the schema, so nested models must not be references."""
+    if defs is None and isinstance(schema, dict):
+        schema = dict(schema)
+        defs = schema.pop("$defs", {})
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return inline_schema(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: inline_schema(v, defs) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [inline_schema(v, defs) for v in schema]
+    return schema
+
+
 def _response(body: dict, status: int, headers: dict[str, str]) -> JsonResponse:
     response = JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
     for name, value in headers.items():
@@ -78,6 +94,15 @@ _SEND_EXAMPLES = {
             "instance_id": "demo-support-line",
             "phone": "+966501234567",
             "message": "Your order #1042 has shipped.",
+            "message_purpose": "transactional",
+        },
+    },
+    "template": {
+        "summary": "An approved template by name",
+        "value": {
+            "instance_id": "cloud-line",
+            "phone": "+966501234567",
+            "template": {"name": "order_shipped", "language": "en", "variables": ["#1042", "Thursday"]},
             "message_purpose": "transactional",
         },
     },
@@ -110,6 +135,10 @@ _SEND_EXAMPLES = {
         "returns the first response again with `Idempotent-Replayed: true`; the same key with a different body "
         "answers 422 `idempotency_key_reused`; while the first request still runs, 409 `idempotency_in_progress`. "
         "Answers a client should retry (429, `instance_not_connected`, 5xx) are not stored.\n\n"
+        "**template**: instead of `message`, name an approved utility or authentication template and give its "
+        "variables; Meta's templates go out as WhatsApp template messages from their Cloud API instance. A "
+        "free-form `message` to a Cloud API recipient who has not written in 24 hours answers 409 "
+        "`conversation_window_closed` at once (send a Meta template instead).\n\n"
         "**dry_run**: `true` runs every guard and answers 200 `validated` with the risk score, without queueing, "
         "sending or counting toward any limit.\n\n"
         "Errors, in the order the guards run: "
@@ -120,7 +149,12 @@ _SEND_EXAMPLES = {
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": SendMessageIn.model_json_schema(), "examples": _SEND_EXAMPLES}},
+            "content": {
+                "application/json": {
+                    "schema": inline_schema(SendMessageIn.model_json_schema()),
+                    "examples": _SEND_EXAMPLES,
+                }
+            },
         },
         "parameters": [
             {
@@ -178,6 +212,7 @@ def send_message_view(request: HttpRequest):
         instance_ref=payload.get("instance_id"),
         phone=payload.get("phone"),
         text=payload.get("message"),
+        template=payload.get("template"),
         purpose=payload.get("message_purpose"),
         source="api",
         api_key=api_key,

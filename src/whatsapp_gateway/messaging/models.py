@@ -68,6 +68,11 @@ class Message(models.Model):
     phone_hash = models.CharField(max_length=64, blank=True, help_text="Keyed hash of the E.164 number (lookup).")
     text = models.TextField(blank=True)
     text_hash = models.CharField(max_length=64, blank=True)
+    # A send by template name: ``text`` is the rendered text; a Meta template goes out as a WhatsApp template.
+    template = models.ForeignKey(
+        "message_templates.Template", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    template_variables = models.JSONField(default=list, blank=True)
     dry_run = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=255, blank=True)
 

@@ -173,6 +173,11 @@ ERROR_TABLE: list[tuple[str, int, str]] = [
     ("instance_not_connected", 409, "The instance is not connected to WhatsApp."),
     ("recipient_suppressed", 403, "The recipient opted out or is blocked."),
     (
+        "conversation_window_closed",
+        409,
+        "WhatsApp Cloud API: a free-form text to someone who has not written in 24 hours; send a Meta template.",
+    ),
+    (
         "daily_limit_reached",
         429,
         "The plan's daily limit is used up; see details.limit/used and Retry-After.",

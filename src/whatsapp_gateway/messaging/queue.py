@@ -184,7 +184,9 @@ def _send_attempt(instance: Instance, message_pk: int, *, probe: bool = False) -
         if claimed != 1:
             return breaker.Attempt(outcome="lost_claim")
         message = (
-            Message.objects.select_for_update(of=("self",)).select_related("account", "instance").get(pk=message_pk)
+            Message.objects.select_for_update(of=("self",))
+            .select_related("account", "instance", "template")
+            .get(pk=message_pk)
         )
         message.status = MessageStatus.QUEUED  # for the transition's previous_status
         message_transition(
@@ -195,14 +197,25 @@ def _send_attempt(instance: Instance, message_pk: int, *, probe: bool = False) -
             emit=message.attempts == 1,
         )
     provider = get_provider(instance.provider)
+    template = message.template
     try:
-        with metrics.provider_call(provider=instance.provider, operation="send_text"):
-            result = provider.send_text(
-                instance,
-                to=message.phone_e164,
-                text=message.text,
-                typing_ms=typing_ms(message.text) if provider.supports_typing else 0,
-            )
+        if template is not None and template.source == "meta":  # a WhatsApp template; ours go as their text
+            with metrics.provider_call(provider=instance.provider, operation="send_template"):
+                result = provider.send_template(
+                    instance,
+                    to=message.phone_e164,
+                    name=template.name,
+                    language=template.language,
+                    variables=list(message.template_variables),
+                )
+        else:
+            with metrics.provider_call(provider=instance.provider, operation="send_text"):
+                result = provider.send_text(
+                    instance,
+                    to=message.phone_e164,
+                    text=message.text,
+                    typing_ms=typing_ms(message.text) if provider.supports_typing else 0,
+                )
     except ProviderError as exc:
         outcome = _send_failed(message_pk, code=exc.code, text=exc.message, permanent=exc.permanent, probe=probe)
         return breaker.Attempt(outcome=outcome, provider_failed=not exc.permanent, code=exc.code, text=exc.message)

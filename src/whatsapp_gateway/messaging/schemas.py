@@ -10,6 +10,16 @@ from pydantic import Field
 from whatsapp_gateway.messaging import policy
 
 
+class TemplateIn(Schema):
+    name: str = Field(..., description="The template's name as listed on /templates.", examples=["order_shipped"])
+    language: str = Field(..., description="Its language code, e.g. `en`, `ar`, `pt_BR`.", examples=["en"])
+    variables: list[str] = Field(
+        default_factory=list,
+        description="One value per `{{n}}` variable of the body, in order (`{{1}}` first).",
+        examples=[["#1042", "Thursday"]],
+    )
+
+
 class SendMessageIn(Schema):
     instance_id: str = Field(
         ...,
@@ -21,10 +31,20 @@ class SendMessageIn(Schema):
         description="Recipient, `+9665XXXXXXXX` or `9665XXXXXXXX`; national formats use your account's country.",
         examples=["+966501234567"],
     )
-    message: str = Field(
-        ...,
-        description=f"Text, 1–{policy.MESSAGE_MAX_CHARS} characters after trimming.",
+    message: str | None = Field(
+        None,
+        description=f"Text, 1–{policy.MESSAGE_MAX_CHARS} characters after trimming. Exactly one of `message` and "
+        "`template` is required.",
         examples=["Your order #1042 has shipped."],
+    )
+    template: TemplateIn | None = Field(
+        None,
+        description="Send an approved template by name instead of `message`. A template synced from Meta goes out as "
+        "a WhatsApp template message from its Cloud API instance (it reaches people outside the 24-hour window); "
+        "one reviewed by the gateway goes out as its rendered text on any instance. Only `utility` and "
+        "`authentication` templates are sent: a marketing one answers `policy_violation` with reason "
+        "`template_category_marketing`. Unknown, unapproved or wrongly filled templates, and a Meta template on a "
+        'non-Cloud instance, answer `validation_error` with `details.field = "template"`.',
     )
     message_purpose: str = Field(
         ...,
@@ -74,6 +94,12 @@ class StatusChangeOut(Schema):
     error_message: str | None = None
 
 
+class TemplateRefOut(Schema):
+    name: str
+    language: str
+    source: str = Field(..., description="`meta` (a WhatsApp template) or `reviewed` (sent as its text).")
+
+
 class MessageStatusOut(Schema):
     success: bool = True
     message_id: str
@@ -86,6 +112,7 @@ class MessageStatusOut(Schema):
     dry_run: bool
     risk_score: int
     reasons: list[str]
+    template: TemplateRefOut | None = Field(None, description="The template a send by name used; text is rendered.")
     blocked_code: str | None
     error_code: str | None
     error_message: str | None
@@ -104,6 +131,10 @@ _EXAMPLE_DETAILS: dict[str, dict[str, Any]] = {
     "invalid_instance": {"field": "instance_id"},
     "instance_not_connected": {"state": "disconnected"},
     "recipient_suppressed": {"reasons": ["suppressed: opted out"]},
+    "conversation_window_closed": {
+        "hint": "Outside the 24-hour customer-service window WhatsApp delivers only templates approved by Meta: "
+        'send one with "template" instead of "message".'
+    },
     "daily_limit_reached": {"limit": 500, "used": 500},
     "monthly_limit_reached": {"limit": 10000, "used": 10000},
     "sending_throttled": {"limit": 20, "used": 20, "reasons": ["instance_per_minute"]},

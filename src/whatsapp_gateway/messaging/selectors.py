@@ -27,7 +27,11 @@ def message_get_for_api(*, api_key, public_id: str) -> Message:
     """The key's account's message; a scoped key sees only its instances' messages. Anything else: 404."""
     from whatsapp_gateway.apikeys.selectors import api_key_allows_instance
 
-    message = Message.objects.select_related("instance").filter(account=api_key.account, public_id=public_id).first()
+    message = (
+        Message.objects.select_related("instance", "template")
+        .filter(account=api_key.account, public_id=public_id)
+        .first()
+    )
     if message is None:
         raise errors.NotFound("No such message.")
     if message.instance_id and not api_key_allows_instance(api_key=api_key, instance_id=message.instance_id):
@@ -48,6 +52,11 @@ def message_status_body(message: Message) -> dict[str, Any]:
         "dry_run": message.dry_run,
         "risk_score": message.risk_score,
         "reasons": list(message.reasons),
+        "template": (
+            {"name": message.template.name, "language": message.template.language, "source": message.template.source}
+            if message.template_id and message.template is not None
+            else None
+        ),
         "blocked_code": message.block_code or None,
         "error_code": message.error_code or None,
         "error_message": message.error_message or None,
@@ -70,7 +79,7 @@ def message_status_body(message: Message) -> dict[str, Any]:
 
 
 def message_list(*, account: Account) -> QuerySet[Message]:
-    return Message.objects.filter(account=account).select_related("instance", "api_key")
+    return Message.objects.filter(account=account).select_related("instance", "api_key", "template")
 
 
 def message_get_for_account(*, account: Account, public_id: str) -> Message:

@@ -43,6 +43,7 @@ from whatsapp_gateway.messaging.models import (
     PolicyEvent,
     UnmatchedStatus,
 )
+from whatsapp_gateway.messaging.template_send import TemplateRequest, send_checks
 from whatsapp_gateway.operations import metrics
 
 logger = logging.getLogger(__name__)
@@ -130,8 +131,12 @@ def send_message(
     dry_run: bool = False,
     actor: User | None = None,
     client_ip: str | None = None,
+    template: Any = None,
 ) -> SendOutcome:
     """Run the guard and queue one text message, or raise the ``lib.errors`` block.
+
+    ``template`` (``{"name", "language", "variables"}``, instead of ``text``) sends one of the account's approved
+    templates by name (``messaging.template_send``); the log keeps its rendered text.
 
     Contract: every call is written to the message log, accepted or blocked (blocked ones never reach a
     provider). Limits are counted under a lock on the account's log row, so they hold across processes. A dry run
@@ -146,9 +151,10 @@ def send_message(
         key = validate_key(idempotency_key)
         if request_hash is None:
             ref = instance_ref.public_id if isinstance(instance_ref, Instance) else instance_ref
-            request_hash = request_fingerprint(
-                {"instance_id": ref, "phone": phone, "message": text, "message_purpose": purpose, "dry_run": dry_run}
-            )
+            fields = {"instance_id": ref, "phone": phone, "message": text, "message_purpose": purpose}
+            if template is not None:
+                fields["template"] = template
+            request_hash = request_fingerprint({**fields, "dry_run": dry_run})
         record = idempotency_claim(account=account, key=key, request_hash=request_hash)
         if record.state == IdempotencyState.COMPLETED:
             body = record.response_body or {}
@@ -175,8 +181,16 @@ def send_message(
         api_key=api_key,
         dry_run=bool(dry_run),
     )
+    template_request = TemplateRequest(raw=template) if template is not None else None
     try:
-        return _guard_and_record(ctx, record=record, actor=actor, client_ip=client_ip, idempotency_key=idempotency_key)
+        return _guard_and_record(
+            ctx,
+            record=record,
+            actor=actor,
+            client_ip=client_ip,
+            idempotency_key=idempotency_key,
+            template_request=template_request,
+        )
     except errors.GatewayError:
         raise
     except BaseException:
@@ -185,8 +199,10 @@ def send_message(
         raise
 
 
-def _guard_and_record(ctx: GuardContext, *, record, actor, client_ip, idempotency_key) -> SendOutcome:
-    block = guard.run(ctx, guard.UNLOCKED_CHECKS)
+def _guard_and_record(
+    ctx: GuardContext, *, record, actor, client_ip, idempotency_key, template_request: TemplateRequest | None
+) -> SendOutcome:
+    block = guard.run(ctx, send_checks(template_request))
     if block is None:
         risk_assess(ctx)
     elif ctx.instance is None and isinstance(ctx.raw_instance_ref, str) and ctx.raw_instance_ref.strip():
@@ -201,7 +217,13 @@ def _guard_and_record(ctx: GuardContext, *, record, actor, client_ip, idempotenc
             ctx.usage = usage_snapshot(ctx)
             block = guard.run(ctx, guard.LOCKED_CHECKS)
         message = _message_create(
-            ctx, log_id=log_id, block=block, actor=actor, client_ip=client_ip, key=idempotency_key
+            ctx,
+            log_id=log_id,
+            block=block,
+            actor=actor,
+            client_ip=client_ip,
+            key=idempotency_key,
+            template_request=template_request,
         )
         if block is None:
             outcome = SendOutcome(
@@ -265,7 +287,9 @@ def _decision(ctx: GuardContext, block: errors.GatewayError | None) -> str:
     return GuardDecision.ALLOW
 
 
-def _message_create(ctx: GuardContext, *, log_id: int, block, actor, client_ip, key) -> Message:
+def _message_create(
+    ctx: GuardContext, *, log_id: int, block, actor, client_ip, key, template_request: TemplateRequest | None = None
+) -> Message:
     decision = _decision(ctx, block)
     if block is not None:
         status = MessageStatus.BLOCKED
@@ -289,6 +313,8 @@ def _message_create(ctx: GuardContext, *, log_id: int, block, actor, client_ip, 
         phone_hash=ctx.phone_hash,
         text=text,
         text_hash=ctx.text_hash or (text_fingerprint(text) if text else ""),
+        template=template_request.chosen if template_request is not None else None,
+        template_variables=template_request.variables if template_request is not None else [],
         dry_run=ctx.dry_run,
         idempotency_key=key or "",
         status=status,

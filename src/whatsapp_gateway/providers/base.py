@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -211,6 +211,8 @@ class Provider(ABC):
     # fetch_recent_messages lists every message the provider accepted, at once: a queued send that is absent from
     # it was never handed over (its worker died first) and may be re-queued without risking a duplicate.
     sent_history_is_complete: ClassVar[bool] = False
+    # send_template sends a provider-approved template by name (Meta's Cloud API); others only send text.
+    supports_templates: ClassVar[bool] = False
 
     @abstractmethod
     def create_instance(self, instance: Instance) -> CreateResult: ...
@@ -234,6 +236,14 @@ class Provider(ABC):
     @abstractmethod
     def send_text(self, instance: Instance, *, to: str, text: str, typing_ms: int = 0) -> SendResult:
         """Send ``text`` to E.164 ``to``. Raises ``ProviderError(permanent=True)`` for e.g. not-on-WhatsApp."""
+
+    def send_template(
+        self, instance: Instance, *, to: str, name: str, language: str, variables: Sequence[str]
+    ) -> SendResult:
+        """Send the provider's approved template ``name`` in ``language`` with its body variables in order."""
+        raise ProviderError(
+            f"The {self.name} provider has no template messages.", permanent=True, code="templates_not_supported"
+        )
 
     @abstractmethod
     def verify_callback(self, instance: Instance, *, headers: Mapping[str, str], body: bytes) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -100,8 +100,27 @@ ERRORS: dict[int, tuple[str, bool, str]] = {
     190: ("provider_auth_failed", False, "The Cloud API access token is invalid or expired."),
     10: ("provider_auth_failed", False, "The access token lacks permission for this phone number."),
     200: ("provider_auth_failed", False, "The access token lacks permission for this phone number."),
+    # Template messages: Meta refuses these synchronously, before accepting the message.
+    132000: (
+        "template_variable_count",
+        True,
+        "The number of variables does not match the template's at Meta (error 132000): sync the templates again.",
+    ),
+    132001: (
+        "template_not_found",
+        True,
+        "Meta has no template with this name in this language (error 132001): sync the templates again.",
+    ),
+    132005: ("template_text_too_long", True, "The template's text with these variables is too long (error 132005)."),
+    132007: ("template_policy_violated", True, "Meta refused the template's text under its policy (error 132007)."),
+    132012: ("template_variable_format", True, "A variable does not have the format the template expects (132012)."),
+    132015: ("template_paused", True, "Meta paused this template for its low quality rating (error 132015)."),
+    132016: ("template_disabled", True, "Meta disabled this template for its low quality rating (error 132016)."),
 }
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+TEMPLATE_FIELDS = "id,name,language,status,category,components,rejected_reason"
+TEMPLATE_PAGE_SIZE = 100
+TEMPLATE_MAX_PAGES = 50  # 5,000 templates; a WhatsApp Business account holds at most a few hundred
 STATUSES = ("sent", "delivered", "read", "failed")
 # "messages" entries that are not new customer messages.
 NOT_MESSAGES = ("edit", "revoke", "system")
@@ -114,6 +133,8 @@ def describe_error(error: Any) -> tuple[str, bool, str]:
     details = as_str(as_dict(error.get("error_data")).get("details"))
     if code in ERRORS:
         gateway_code, permanent, message = ERRORS[code]
+        if details and 132000 <= code < 133000:  # template errors: Meta's details name the component and counts
+            message = f"{message} Meta: {details}"[:300]
         return gateway_code, permanent, message
     text = as_str(error.get("message")) or as_str(error.get("title")) or "Meta reported an error."
     if details and details not in text:
@@ -127,6 +148,7 @@ class CloudProvider(Provider):
     supports_pairing_code = False
     supports_typing = False
     supports_history = False
+    supports_templates = True
 
     # --- configuration and HTTP ----------------------------------------------------------------------------
 
@@ -264,6 +286,9 @@ class CloudProvider(Provider):
             "type": "text",
             "text": {"preview_url": False, "body": text},
         }
+        return self._post_message(instance, body)
+
+    def _post_message(self, instance: Instance, body: dict[str, Any]) -> SendResult:
         response = self._graph(
             "POST",
             f"{quote(self._phone_number_id(instance), safe='')}/messages",
@@ -279,6 +304,45 @@ class CloudProvider(Provider):
             )
         # Accepted, not yet sent: the "sent" status webhook follows.
         return SendResult(provider_message_id=message_id, status="sending")
+
+    def send_template(
+        self, instance: Instance, *, to: str, name: str, language: str, variables: Sequence[str]
+    ) -> SendResult:
+        """A WhatsApp template message (``type: "template"``): the body's ``{{n}}`` parameters in order. Meta
+        delivers it outside the 24-hour window too; a missing, paused or disabled template and a wrong number of
+        parameters are refused synchronously (132001, 132015, 132016, 132000)."""
+        template: dict[str, Any] = {"name": name, "language": {"code": language}}
+        if variables:
+            template["components"] = [
+                {"type": "body", "parameters": [{"type": "text", "text": str(v)} for v in variables]}
+            ]
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "template",
+            "template": template,
+        }
+        return self._post_message(instance, body)
+
+    def list_message_templates(self, instance: Instance, *, waba_id: str) -> list[dict[str, Any]]:
+        """Every template of the WhatsApp Business account ``waba_id``
+        (``GET /{waba-id}/message_templates``, following ``paging.cursors.after`` while ``paging.next`` is set).
+        Each item: id, name, language, status, category, components, rejected_reason as Meta spells them."""
+        token = self._token(instance)
+        params: dict[str, Any] = {"fields": TEMPLATE_FIELDS, "limit": TEMPLATE_PAGE_SIZE}
+        found: list[dict[str, Any]] = []
+        for _ in range(TEMPLATE_MAX_PAGES):
+            response = self._graph("GET", f"{quote(waba_id, safe='')}/message_templates", token=token, params=params)
+            self._raise_for(response)
+            page = as_dict(response.body)
+            found.extend(dicts(page.get("data")))
+            paging = as_dict(page.get("paging"))
+            after = as_str(as_dict(paging.get("cursors")).get("after"))
+            if not paging.get("next") or not after:
+                break
+            params = {**params, "after": after}
+        return found
 
     # --- callbacks -----------------------------------------------------------------------------------------
 

@@ -2,6 +2,12 @@
 phone number lookup, per-number webhook override, the messages endpoint with Graph error envelopes, and the
 ``X-Hub-Signature-256``-signed webhooks Meta posts. It tracks each recipient's 24-hour customer service window:
 free-form messages outside it are accepted, then fail with error 131047 in the status webhook, as Meta does.
+
+Templates, as Meta documents them: ``GET /{waba-id}/message_templates`` pages with ``paging.cursors.after`` and
+``paging.next``; ``type: "template"`` messages are delivered outside the window, and refused synchronously for a
+template that does not exist in that language (132001), is paused (132015) or disabled (132016), or gets the wrong
+number of body parameters (132000, "body: number of localizable_params (0) does not match the expected number of
+params (1)").
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -56,6 +63,8 @@ class FakeCloud(FakeApi):
         self.route("GET", rf"/{version}/(\d+)", self._get_number)
         self.route("POST", rf"/{version}/(\d+)", self._update_number)
         self.route("POST", rf"/{version}/(\d+)/messages", self._send)
+        self.route("GET", rf"/{version}/(\d+)/message_templates", self._list_templates)
+        self.templates: dict[str, list[dict[str, Any]]] = {WABA_ID: []}  # WhatsApp Business account -> templates
 
     def add_number(
         self, number_id: str = "106540352242922", display: str = "+1 555-078-3881", **fields: Any
@@ -63,6 +72,83 @@ class FakeCloud(FakeApi):
         number = PhoneNumber(id=number_id, display_phone_number=display, **fields)
         self.numbers[number_id] = number
         return number
+
+    def add_template(
+        self,
+        name: str,
+        body: str,
+        *,
+        language: str = "en",
+        category: str = "UTILITY",
+        status: str = "APPROVED",
+        waba_id: str = WABA_ID,
+        rejected_reason: str = "NONE",
+    ) -> dict[str, Any]:
+        template = {
+            "name": name,
+            "language": language,
+            "status": status,
+            "category": category,
+            "id": str(secrets.randbelow(10**15) + 10**15),
+            "rejected_reason": rejected_reason,
+            "components": [{"type": "BODY", "text": body}],
+        }
+        self.templates.setdefault(waba_id, []).append(template)
+        return template
+
+    def _list_templates(self, request: Recorded, waba_id: str):
+        error = self._auth(request)
+        if error:
+            return error
+        if waba_id not in self.templates:
+            return self._unknown(waba_id)
+        items = self.templates[waba_id]
+        limit = int(request.params.get("limit") or 25)
+        start = int(request.params["after"].removeprefix("QVFIU")) if request.params.get("after") else 0
+        page = items[start : start + limit]
+        fields = (request.params.get("fields") or "name,language,status,category,id").split(",")
+        body: dict[str, Any] = {
+            "data": [{k: v for k, v in t.items() if k in fields} for t in page],
+            "paging": {"cursors": {"before": f"QVFIU{start}", "after": f"QVFIU{start + len(page)}"}},
+        }
+        if start + len(page) < len(items):
+            body["paging"]["next"] = (
+                f"{self.base_url}/{self.version}/{waba_id}/message_templates?limit={limit}&after=QVFIU{start + limit}"
+            )
+        return reply(200, body)
+
+    def _template_error(self, body: dict[str, Any]):
+        """Meta's synchronous refusals of a template message, or ``None`` with the rendered body text."""
+        template = body.get("template") or {}
+        name, language = template.get("name"), (template.get("language") or {}).get("code")
+        found = next(
+            (t for items in self.templates.values() for t in items if (t["name"], t["language"]) == (name, language)),
+            None,
+        )
+        if found is None or found["status"] in ("REJECTED", "PENDING"):
+            return graph_error(
+                404,
+                132001,
+                "(#132001) Template name does not exist in the translation",
+                details=f"template name ({name}) does not exist in {language}",
+            ), ""
+        if found["status"] == "PAUSED":
+            return graph_error(400, 132015, "(#132015) Template is Paused", details="Template is paused."), ""
+        if found["status"] == "DISABLED":
+            return graph_error(400, 132016, "(#132016) Template is disabled", details="Template is disabled."), ""
+        text = next(c["text"] for c in found["components"] if c["type"] == "BODY")
+        expected = len(set(re.findall(r"\{\{(\d+)\}\}", text)))
+        body_parts = [c for c in template.get("components") or [] if c.get("type") == "body"]
+        values = [p.get("text", "") for p in (body_parts[0].get("parameters") or [])] if body_parts else []
+        if len(values) != expected:
+            return graph_error(
+                400,
+                132000,
+                "(#132000) Number of parameters does not match the expected number of params",
+                details=f"body: number of localizable_params ({len(values)}) does not match the expected number of "
+                f"params ({expected})",
+            ), ""
+        return None, re.sub(r"\{\{(\d+)\}\}", lambda m: values[int(m.group(1)) - 1], text)
 
     def _auth(self, request: Recorded):
         authorization = request.header("authorization") or ""
@@ -112,11 +198,17 @@ class FakeCloud(FakeApi):
         if number_id not in self.numbers:
             return self._unknown(number_id)
         body = request.json or {}
-        if body.get("messaging_product") != "whatsapp" or body.get("type") != "text":
+        if body.get("messaging_product") != "whatsapp" or body.get("type") not in ("text", "template"):
             return graph_error(400, 100, "(#100) Invalid parameter")
         to = str(body.get("to", "")).lstrip("+")
         wamid = "wamid.HBgL" + secrets.token_hex(12).upper()
-        self.sent[wamid] = {"to": to, "number_id": number_id, "text": (body.get("text") or {}).get("body", "")}
+        if body["type"] == "template":
+            error, text = self._template_error(body)
+            if error is not None:
+                return error
+            self.sent[wamid] = {"to": to, "number_id": number_id, "text": text, "template": body["template"]["name"]}
+        else:
+            self.sent[wamid] = {"to": to, "number_id": number_id, "text": (body.get("text") or {}).get("body", "")}
         return reply(
             200,
             {
@@ -173,7 +265,7 @@ class FakeCloud(FakeApi):
             "timestamp": str(int(time.time())),
             "recipient_id": sent["to"],
         }
-        if not self.in_window(sent["to"]):
+        if not sent.get("template") and not self.in_window(sent["to"]):  # templates are delivered outside it
             entry["status"] = "failed"
             entry["errors"] = [
                 {
