@@ -31,7 +31,7 @@ import time_machine
 
 from tests.providers.conftest import make_instance, store_created
 from tests.providers.fakes.base import FakeApi
-from tests.providers.fakes.cloud import FakeCloud
+from tests.providers.fakes.cloud import WABA_ID, FakeCloud
 from tests.providers.fakes.evolution import FakeEvolution
 from tests.providers.fakes.waha import FakeWaha
 from whatsapp_gateway.instances.models import InstanceState
@@ -391,7 +391,7 @@ def test_waha_every_call_over_http(owner_alice, serve, settings):
     assert_every_call_site_is_covered(waha_module, fake)
 
 
-def test_cloud_every_call_over_http(owner_alice, serve, settings):
+def test_cloud_every_call_over_http(owner_alice, serve, settings, monkeypatch):
     fake = FakeCloud()
     fake.add_number()
     settings.CLOUD_GRAPH_BASE_URL = serve(fake)
@@ -410,6 +410,11 @@ def test_cloud_every_call_over_http(owner_alice, serve, settings):
     state = cloud.connection_state(instance)
     connected = cloud.connect(instance)
     sent = cloud.send_text(instance, to=CUSTOMER, text="Your order #1042 has shipped.")
+    fake.add_template("order_shipped", "Your order {{1}} has shipped.")
+    fake.add_template("login_code", "{{1}} is your code.", category="AUTHENTICATION")
+    monkeypatch.setattr(cloud_module, "TEMPLATE_PAGE_SIZE", 1)  # two pages over the wire
+    listed = cloud.list_message_templates(instance, waba_id=WABA_ID)
+    sent_template = cloud.send_template(instance, to=CUSTOMER, name="order_shipped", language="en", variables=["#1042"])
     for action in ("restart", "logout", "delete_instance"):
         getattr(cloud, action)(instance)  # the Meta registration is left alone: no call
 
@@ -443,7 +448,40 @@ def test_cloud_every_call_over_http(owner_alice, serve, settings):
                 "text": {"preview_url": False, "body": "Your order #1042 has shipped."},
             },
         ),
+        call(
+            "GET",
+            f"/v25.0/{WABA_ID}/message_templates",
+            bearer,
+            fields="id,name,language,status,category,components,rejected_reason",
+            limit=1,
+        ),
+        call(
+            "GET",
+            f"/v25.0/{WABA_ID}/message_templates",
+            bearer,
+            fields="id,name,language,status,category,components,rejected_reason",
+            limit=1,
+            after="QVFIU1",
+        ),
+        call(
+            "POST",
+            "/v25.0/106540352242922/messages",
+            bearer,
+            {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": CUSTOMER,
+                "type": "template",
+                "template": {
+                    "name": "order_shipped",
+                    "language": {"code": "en"},
+                    "components": [{"type": "body", "parameters": [{"type": "text", "text": "#1042"}]}],
+                },
+            },
+        ),
     ]
+    assert [t["name"] for t in listed] == ["order_shipped", "login_code"]
+    assert sent_template.provider_message_id.startswith("wamid.")
     assert override_set and fake.numbers["106540352242922"].override_callback_uri.endswith(instance.callback_token)
     assert (configured.state, configured.phone_number) == (InstanceState.CONNECTED, "+15550783881")
     assert state.state == connected.state == InstanceState.CONNECTED

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from whatsapp_gateway.accounts.models import Account
@@ -96,6 +96,15 @@ def template_find_for_send(*, account: Account, name: str, language: str) -> lis
         .select_related("instance")
         .order_by("source", "id")
     )
+
+
+def templates_sendable_from(*, account: Account, instance) -> list[Template]:
+    """Approved utility/authentication templates that ``instance`` can send: the account's reviewed ones, and on
+    a Cloud API instance the Meta templates synced for it."""
+    scope = Q(source=TemplateSource.REVIEWED)
+    if instance.provider == "cloud":
+        scope |= Q(source=TemplateSource.META, instance=instance)
+    return list(_matchable(account.pk).filter(scope).order_by("source", "name", "language"))
 
 
 def meta_templates_for_instance(*, account: Account, instance_id: int) -> QuerySet[Template]:

@@ -153,8 +153,10 @@ def test_send(
     purpose: str,
     actor: User,
     client_ip: str | None = None,
+    template: dict | None = None,
 ) -> SendOutcome:
-    """One test message to a verified number, through the same guard as the API."""
+    """One test message to a verified number, through the same guard as the API: ``text``, or ``template``
+    (``{"name", "language", "variables"}``) as the API takes it."""
     if not test_number.is_verified:
         raise TestSendError("Verify the number with its code first.")
     _check_cap(account)
@@ -162,7 +164,8 @@ def test_send(
         account=account,
         instance_ref=instance,
         phone=test_number.phone_e164,
-        text=text,
+        text=None if template is not None else text,
+        template=template,
         purpose=purpose,
         source=MessageSource.PORTAL_TEST,
         actor=actor,

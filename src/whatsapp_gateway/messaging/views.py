@@ -151,7 +151,7 @@ def _flash_block(request: HttpRequest, exc: errors.GatewayError) -> None:
 def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
     account = request.account
     add_form = TestNumberAddForm()
-    send_form = TestSendForm(account=account)
+    send_form = TestSendForm(account=account, instance=instance)
     verify_form = TestNumberVerifyForm()
     if request.method == "POST":
         action = request.POST.get("action")
@@ -188,13 +188,14 @@ def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
                     messages.success(request, f"{number.phone_e164} was removed from your test numbers.")
                 return redirect(_tab_url(instance, "test-send"))
             elif action == "send":
-                send_form = TestSendForm(request.POST, account=account)
+                send_form = TestSendForm(request.POST, account=account, instance=instance)
                 if send_form.is_valid():
                     outcome = test_send(
                         account=account,
                         instance=instance,
                         test_number=send_form.cleaned_data["number"],
                         text=send_form.cleaned_data["message"],
+                        template=send_form.cleaned_data["template_ref"],
                         purpose=send_form.cleaned_data["purpose"],
                         actor=request.user,
                         client_ip=client_ip(request),

@@ -125,6 +125,22 @@ def template_for(templates: dict | None, event_type: str) -> tuple[bool, str]:
     return bool(stored.get("enabled", kind.default_enabled)), str(stored.get("text", kind.default_template))
 
 
+def meta_template_for(templates: dict | None, event_type: str) -> tuple[str, str, list[str]] | None:
+    """``(name, language, placeholder names)`` of the Meta template an event uses on a WhatsApp Cloud API instance
+    (there, a free-form text reaches only people who wrote in the last 24 hours), or ``None``."""
+    stored = (templates or {}).get(event_type) or {}
+    ref = str(stored.get("meta_template") or "")
+    if ":" not in ref:
+        return None
+    name, language = ref.split(":", 1)
+    return name, language, [str(v) for v in stored.get("meta_variables") or []]
+
+
+def parse_placeholder_list(value: str) -> list[str]:
+    """``"{{business_name}}, call_time"`` -> ``["business_name", "call_time"]`` (braces optional)."""
+    return [part.strip().strip("{}").strip() for part in value.split(",") if part.strip().strip("{}").strip()]
+
+
 def unknown_placeholders(text: str) -> list[str]:
     return sorted({name for name in PLACEHOLDER_RE.findall(text) if name not in PLACEHOLDERS})
 

@@ -27,6 +27,19 @@ def validate_endpoint_url(url: str) -> str:
         raise forms.ValidationError(f"This URL cannot be used: {exc}") from exc
 
 
+def _meta_templates(account: Account):
+    """Approved utility/authentication Meta templates of the account's Cloud API instances."""
+    from whatsapp_gateway.message_templates.models import SENDABLE_CATEGORIES, Template, TemplateStatus
+
+    return (
+        Template.objects.filter(
+            account=account, source="meta", status=TemplateStatus.APPROVED, category__in=list(SENDABLE_CATEGORIES)
+        )
+        .select_related("instance")
+        .order_by("name", "language")
+    )
+
+
 class InstanceChoiceField(forms.ModelChoiceField):
     """Instances by their public id (``inst_…``), never by database key, like every other id the portal shows."""
 
@@ -102,6 +115,24 @@ class IntegrationForm(forms.Form):
                 initial=kind.default_template,
                 widget=forms.Textarea(attrs={"rows": 3, "data-template-preview": event_type}),
             )
+        meta_choices = [("", "— none: send the text —")] + [
+            (f"{t.name}:{t.language}", f"{t.name} ({t.language}) · {t.instance.name}") for t in _meta_templates(account)
+        ]
+        for event_type in call_templates.TEMPLATE_EVENTS:
+            kind = call_templates.EVENT_KINDS[event_type]
+            self.fields[f"tpl_{event_type}_meta"] = forms.ChoiceField(
+                label=f"{kind.label}: Meta template on a Cloud API number",
+                required=False,
+                choices=meta_choices,
+                help_text="On a WhatsApp Cloud API instance a text reaches only people who wrote in the last 24 "
+                "hours; an approved Meta template reaches callers too.",
+            )
+            self.fields[f"tpl_{event_type}_meta_vars"] = forms.CharField(
+                label="Its variables {{1}}, {{2}} … from",
+                required=False,
+                max_length=300,
+                help_text="Placeholders in order, e.g. business_name, call_time.",
+            )
         if integration is not None:
             hint = integration.endpoint_url_hint or "not set"
             self.fields["endpoint_url"].help_text = f"Saved: {hint}. " + self.fields["endpoint_url"].help_text
@@ -124,11 +155,21 @@ class IntegrationForm(forms.Form):
             enabled, text = call_templates.template_for(integration.templates, event_type)
             initial[f"tpl_{event_type}_enabled"] = enabled
             initial[f"tpl_{event_type}_text"] = text
+            meta = call_templates.meta_template_for(integration.templates, event_type)
+            if meta is not None:
+                initial[f"tpl_{event_type}_meta"] = f"{meta[0]}:{meta[1]}"
+                initial[f"tpl_{event_type}_meta_vars"] = ", ".join(meta[2])
         return initial
 
-    def template_rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
+    def template_rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField, forms.BoundField, forms.BoundField]]:
         return [
-            (event_type, self[f"tpl_{event_type}_enabled"], self[f"tpl_{event_type}_text"])
+            (
+                event_type,
+                self[f"tpl_{event_type}_enabled"],
+                self[f"tpl_{event_type}_text"],
+                self[f"tpl_{event_type}_meta"],
+                self[f"tpl_{event_type}_meta_vars"],
+            )
             for event_type in call_templates.TEMPLATE_EVENTS
         ]
 
@@ -156,6 +197,14 @@ class IntegrationForm(forms.Form):
                 self.add_error(f"tpl_{event_type}_text", f"Unknown placeholder {names}. Use {known}.")
             if cleaned.get(f"tpl_{event_type}_enabled") and not text:
                 self.add_error(f"tpl_{event_type}_text", "An enabled template needs a text.")
+            names = call_templates.parse_placeholder_list(cleaned.get(f"tpl_{event_type}_meta_vars") or "")
+            cleaned[f"tpl_{event_type}_meta_vars"] = names
+            wrong = [n for n in names if n not in call_templates.PLACEHOLDERS]
+            if wrong:
+                self.add_error(
+                    f"tpl_{event_type}_meta_vars",
+                    f"Unknown placeholder {', '.join(wrong)}. Use {', '.join(call_templates.PLACEHOLDERS)}.",
+                )
         has_saved_url = bool(self.integration and self.integration.delivery_endpoint_id)
         if cleaned.get("inbound_enabled") and not cleaned.get("endpoint_url") and not has_saved_url:
             self.add_error("endpoint_url", "Inbound forwarding needs the 3CX Webhook URL (or turn inbound off).")
@@ -165,7 +214,12 @@ class IntegrationForm(forms.Form):
         """Keyword arguments for ``integration_create`` / ``integration_update``."""
         data = self.cleaned_data
         templates = {
-            event_type: {"enabled": bool(data[f"tpl_{event_type}_enabled"]), "text": data[f"tpl_{event_type}_text"]}
+            event_type: {
+                "enabled": bool(data[f"tpl_{event_type}_enabled"]),
+                "text": data[f"tpl_{event_type}_text"],
+                "meta_template": data.get(f"tpl_{event_type}_meta") or "",
+                "meta_variables": data.get(f"tpl_{event_type}_meta_vars") or [],
+            }
             for event_type in call_templates.TEMPLATE_EVENTS
         }
         return {

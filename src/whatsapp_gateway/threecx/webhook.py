@@ -490,27 +490,35 @@ def _call_event_template(
         return _skipped(log, event_type, "template_disabled")
     log.intends_send = True
     purpose = _purpose(data)
-    _check_window(integration, instance, phone)
-    text = call_templates.render(
-        template_text,
-        {
-            "customer_phone": phone,
-            "agent_extension": str(data.get("agent_extension") or data.get("agent") or "")[:40],
-            "queue": str(data.get("queue") or data.get("queue_name") or "")[:80],
-            "call_time": _format_call_time(started_at or now(), account),
-            "business_name": integration.display_business_name,
-        },
-    )
-    log.text_length = len(text)
-    if not text:
-        return _skipped(log, event_type, "template_empty")
+    values = {
+        "customer_phone": phone,
+        "agent_extension": str(data.get("agent_extension") or data.get("agent") or "")[:40],
+        "queue": str(data.get("queue") or data.get("queue_name") or "")[:80],
+        "call_time": _format_call_time(started_at or now(), account),
+        "business_name": integration.display_business_name,
+    }
+    meta = call_templates.meta_template_for(integration.templates, event_type)
+    template = None
+    if meta is not None and instance.provider == "cloud":
+        # A Meta template is what WhatsApp delivers outside the 24-hour window: no window check, same send path.
+        name, language, names = meta
+        template = {"name": name, "language": language, "variables": [values.get(n) or "-" for n in names]}
+        text = ""
+    else:
+        _check_window(integration, instance, phone)
+        text = call_templates.render(template_text, values)
+        log.text_length = len(text)
+        if not text:
+            return _skipped(log, event_type, "template_empty")
     phone_key = keyed_hash(phone, purpose=PHONE_HASH_PURPOSE)
     claimed_at = _cooldown_claim(integration, event_type, phone_key)
     if claimed_at is None:
         return _skipped(log, event_type, "cooldown")
     try:
         log.send_called = True
-        outcome = _send(integration, instance=instance, phone=phone, text=text, purpose=purpose, request=request)
+        outcome = _send(
+            integration, instance=instance, phone=phone, text=text, purpose=purpose, request=request, template=template
+        )
     except Exception:
         TemplateCooldown.objects.filter(
             integration=integration, event_type=event_type, phone_hash=phone_key, last_sent_at=claimed_at
@@ -570,16 +578,25 @@ def _send_once(
 
 
 def _send(
-    integration: Integration, *, instance: Instance, phone: str, text: str, purpose: str, request: WebhookRequest
+    integration: Integration,
+    *,
+    instance: Instance,
+    phone: str,
+    text: str,
+    purpose: str,
+    request: WebhookRequest,
+    template: dict | None = None,
 ):
-    """The one send service, exactly as the API uses it: every guard, the message log, pacing."""
+    """The one send service, exactly as the API uses it: every guard, the message log, pacing. ``template``
+    (``{"name", "language", "variables"}``) sends a Meta template instead of ``text``."""
     from whatsapp_gateway.messaging.services import send_message
 
     return send_message(
         account=integration.account,
         instance_ref=instance,
         phone=phone,
-        text=text,
+        text=text if template is None else None,
+        template=template,
         purpose=purpose,
         source="threecx",
         client_ip=request.client_ip,
