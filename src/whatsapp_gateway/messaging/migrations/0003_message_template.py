@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('message_templates', '0001_initial'),
-        ('messaging', '0001_initial'),
+        ('messaging', '0002_send_lane_breaker'),
     ]
 
     operations = [
