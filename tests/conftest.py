@@ -69,10 +69,11 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(settings):
+def _isolated_cache(settings, tmp_path):
     # With REDIS_URL (the CI's second pass) the real Redis cache is used, cleared around every test.
     if not settings.REDIS_URL:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        settings.GATEWAY_AUTH_THROTTLE_FILE = tmp_path / "auth-throttle.sqlite3"
     from django.core.cache import cache
 
     cache.clear()

@@ -390,6 +390,8 @@ GATEWAY_CSP_RELAXED_PATHS = ["/admin/", "/api/docs"]
 GATEWAY_CSP_REPORT_ONLY = env_bool("GATEWAY_CSP_REPORT_ONLY", False)
 # Failed API-key / 3CX authentications per client IP per minute before that IP is refused for the rest of the minute.
 GATEWAY_AUTH_FAILURES_PER_MINUTE = env_int("GATEWAY_AUTH_FAILURES_PER_MINUTE", 30)
+# Where those failures are counted without Redis (with REDIS_URL they are counted in Redis).
+GATEWAY_AUTH_THROTTLE_FILE = DATA_DIR / "auth-throttle.sqlite3"
 # Old SECRET_KEYs still accepted for sessions, password-reset links and signed cookies during a rotation.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 # /metrics: a bearer token or an IP allowlist (CIDRs allowed); anyone else gets 404. Loopback only on a laptop.

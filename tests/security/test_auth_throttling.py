@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
+import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from tests.factories import PASSWORD
 from tests.messaging.conftest import ApiClient, body
 from tests.security.conftest import TALLY
+from whatsapp_gateway.operations import throttle
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +33,14 @@ def test_failed_logins_are_throttled_then_even_the_right_password_waits(owner_al
     TALLY["throttle: login attempts"] += 7
 
 
-def test_api_key_guessing_is_throttled_per_ip(settings, alice_world):
+@pytest.fixture
+def one_minute():
+    """The throttle counts per clock minute: keep the test inside one."""
+    with time_machine.travel(timezone.now().replace(second=5), tick=False):
+        yield
+
+
+def test_api_key_guessing_is_throttled_per_ip(settings, alice_world, one_minute):
     settings.GATEWAY_AUTH_FAILURES_PER_MINUTE = 10
     guesser = ApiClient("wg_live_guess-000")
     answers = []
@@ -48,7 +59,7 @@ def test_api_key_guessing_is_throttled_per_ip(settings, alice_world):
     TALLY["throttle: api key guesses"] += 15
 
 
-def test_3cx_secret_guessing_is_throttled_per_ip(settings, alice_world):
+def test_3cx_secret_guessing_is_throttled_per_ip(settings, alice_world, one_minute):
     settings.GATEWAY_AUTH_FAILURES_PER_MINUTE = 5
     client = Client()
     url = f"/integrations/3cx/webhook/{alice_world['integration']}"
@@ -61,3 +72,49 @@ def test_3cx_secret_guessing_is_throttled_per_ip(settings, alice_world):
     ]
     assert answers == [401] * 5 + [429, 429]
     TALLY["throttle: 3cx guesses"] += 7
+
+
+def _in_parallel(count: int, attempt) -> list:
+    barrier = threading.Barrier(count)
+    results: list = []
+
+    def run():
+        barrier.wait()
+        results.append(attempt())
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_parallel_failures_cannot_overrun_the_limit(settings, one_minute):
+    """100 simultaneous guesses from one IP: exactly the limit get to try a credential, whatever the interleaving."""
+    settings.GATEWAY_AUTH_FAILURES_PER_MINUTE = 30
+
+    def guess() -> bool:
+        attempt = throttle.auth_attempt_start(scope="api", ip="198.51.100.1")
+        return attempt.allowed  # a wrong credential: the slot is kept
+
+    assert sum(_in_parallel(100, guess)) == 30
+    # Successful authentications give their slot back, so right keys are never counted as failures.
+    settings.GATEWAY_AUTH_FAILURES_PER_MINUTE = 5
+    for _ in range(20):
+        attempt = throttle.auth_attempt_start(scope="api", ip="198.51.100.2")
+        assert attempt.allowed
+        throttle.auth_attempt_passed(attempt)
+    TALLY["throttle: parallel guesses"] += 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_bad_keys_over_http_get_at_most_the_limit_of_401s(settings, owner_alice, one_minute):
+    settings.GATEWAY_AUTH_FAILURES_PER_MINUTE = 30
+
+    def send() -> int:
+        return ApiClient("wg_live_parallel-guess").send(body()).status_code
+
+    answers = _in_parallel(60, send)
+    assert sorted(answers) == [401] * 30 + [429] * 30
+    TALLY["throttle: parallel guesses"] += 60

@@ -9,7 +9,7 @@ from whatsapp_gateway.apikeys.models import ApiKey
 from whatsapp_gateway.apikeys.services import api_key_authenticate
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.client_ip import client_ip
-from whatsapp_gateway.operations.throttle import auth_failure_record, auth_failures_exceeded, retry_after_seconds
+from whatsapp_gateway.operations.throttle import auth_attempt_passed, auth_attempt_start, retry_after_seconds
 
 
 class ApiKeyAuth(HttpBearer):
@@ -19,10 +19,15 @@ class ApiKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey:
         ip = client_ip(request)
         # Key guessing: after too many failures from one IP in a minute, refuse before looking the key up.
-        if auth_failures_exceeded(scope="api", ip=ip):
+        attempt = auth_attempt_start(scope="api", ip=ip)
+        if not attempt.allowed:
             raise errors.AuthThrottled(headers={"Retry-After": str(retry_after_seconds())})
         try:
-            return api_key_authenticate(token=token, client_ip=ip)
+            api_key = api_key_authenticate(token=token, client_ip=ip)
         except (errors.InvalidApiKey, errors.RevokedApiKey):
-            auth_failure_record(scope="api", ip=ip)
+            raise  # the failure keeps its slot
+        except Exception:
+            auth_attempt_passed(attempt)
             raise
+        auth_attempt_passed(attempt)
+        return api_key

@@ -41,7 +41,7 @@ from whatsapp_gateway.lib.crypto import constant_time_equals, keyed_hash
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, mask, normalize_e164
 from whatsapp_gateway.lib.text import surrogate_path
 from whatsapp_gateway.messaging import policy
-from whatsapp_gateway.operations.throttle import auth_failure_record, auth_failures_exceeded, retry_after_seconds
+from whatsapp_gateway.operations.throttle import auth_attempt_passed, auth_attempt_start, retry_after_seconds
 from whatsapp_gateway.threecx import call_templates
 from whatsapp_gateway.threecx.models import (
     AuthMode,
@@ -130,14 +130,16 @@ class _Log:
 def webhook_handle(request: WebhookRequest) -> WebhookResponse:
     """Authenticate, check and act on one webhook request; always returns the HTTP answer (never raises)."""
     log = _Log()
-    if auth_failures_exceeded(scope="threecx", ip=request.client_ip):
+    attempt = auth_attempt_start(scope="threecx", ip=request.client_ip)
+    if not attempt.allowed:
         # Secret or key guessing from this address: refused before any lookup until the minute is over.
         exc = errors.WebhookRateLimited(headers={"Retry-After": str(retry_after_seconds())})
         return WebhookResponse(status=exc.status, body=exc.as_body(), headers=dict(exc.headers))
+    failed_auth = False
     try:
         response = _handle(request, log)
     except PreAuthFailure as failure:
-        auth_failure_record(scope="threecx", ip=request.client_ip)
+        failed_auth = True
         log.decision, log.code, log.reason = (
             Decision.REJECTED,
             str(errors.ErrorCode.INVALID_3CX_WEBHOOK),
@@ -155,6 +157,8 @@ def webhook_handle(request: WebhookRequest) -> WebhookResponse:
         log.decision, log.code, log.reason = Decision.REJECTED, str(errors.ErrorCode.INTERNAL_ERROR), "internal error"
         exc = errors.GatewayError("An internal error occurred; it has been logged.")
         response = WebhookResponse(status=500, body=exc.as_body())
+    if not failed_auth:  # a failed authentication keeps its throttle slot
+        auth_attempt_passed(attempt)
     _write_log(request, log, response)
     return response
 
