@@ -32,7 +32,8 @@ def setup_url(instance) -> str:
 def test_the_connection_tab_of_a_cloud_instance_explains_the_24_hour_window(alice_client, new_cloud_instance):
     page = alice_client.get(f"/instances/{new_cloud_instance.public_id}/manage?tab=connection").content.decode()
     assert 'data-testid="cloud-window-note"' in page
-    assert "outside_24h_window" in page and "template message" in page
+    assert "conversation_window_closed" in page and "outside_24h_window" in page
+    assert "Meta templates" in page and 'href="/templates"' in page
     assert 'data-testid="cloud-setup-form"' in page
     assert new_cloud_instance.callback_token in page  # the callback URL an admin pastes into Meta
     assert "Connect with a phone number instead" not in page and 'data-testid="qr-code"' not in page
