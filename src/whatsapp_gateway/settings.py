@@ -377,6 +377,9 @@ LOGGING["formatters"] = {
     "json": {"()": "whatsapp_gateway.operations.logs.JsonFormatter"},
 }
 LOGGING["handlers"]["console"].update({"formatter": LOG_FORMAT, "filters": ["redact"]})
+# Django's request logger names raw paths ("Unauthorized: /providers/sandbox/callback/<token>"): redact at the
+# logger, before any handler (console, mail, test capture) sees the record.
+LOGGING["loggers"]["django.request"] = {"filters": ["redact"]}
 # Huey's consumer adds its own unfiltered handler unless the "huey" logger already has one: give it ours.
 LOGGING["loggers"]["huey"].update({"handlers": ["console"], "propagate": False})
 # Content-Security-Policy: same-origin only; no inline script anywhere. The admin and Swagger UI set inline styles.

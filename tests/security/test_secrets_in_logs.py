@@ -12,7 +12,7 @@ import re
 import pytest
 from django.test import Client
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_instance
 from tests.messaging.conftest import ApiClient, body
 from tests.reliability.cluster import Receiver
 from tests.security.conftest import TALLY
@@ -117,3 +117,27 @@ def test_no_secret_key_token_password_or_phone_number_is_ever_logged(
     TALLY["logs: secrets and numbers searched for"] += len(secrets) + 6
     TALLY["logs: leaks"] += len(leaks)
     assert leaks == {}, f"leaked into logs: {sorted(leaks)}"
+
+
+def test_callback_tokens_never_reach_a_log_line_even_from_djangos_request_logger(owner_alice, caplog, monkeypatch):
+    """caplog's handler has no filter of ours: the redaction must already be on the ``django.request`` logger."""
+    from whatsapp_gateway.providers import views as provider_views
+
+    instance = make_instance(owner_alice.account, name="log-line", connected=True)
+    token = instance.callback_token
+    caplog.set_level(logging.INFO)
+    client = Client(raise_request_exception=False)
+    assert client.post("/providers/sandbox/callback/not-a-real-token-123", b"{}", "application/json").status_code == 401
+    assert client.post(f"/providers/sandbox/callback/{token}", b"{}", "application/json").status_code == 401
+
+    def broken(**kwargs):
+        raise RuntimeError("provider code failed")
+
+    monkeypatch.setattr(provider_views.services, "callback_receive", broken)
+    assert client.post(f"/providers/sandbox/callback/{token}", b"{}", "application/json").status_code == 500
+    text = caplog.text
+    assert "Unauthorized: /providers/sandbox/callback/****" in text
+    assert "Internal Server Error: /providers/sandbox/callback/****" in text
+    assert token not in text and "not-a-real-token-123" not in text
+    TALLY["logs: lines searched"] += len(text.splitlines())
+    TALLY["logs: secrets and numbers searched for"] += 2

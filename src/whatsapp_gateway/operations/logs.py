@@ -39,6 +39,11 @@ _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     # Fernet tokens (encrypted secrets) never belong in logs either.
     (re.compile(r"\bgAAAAA[A-Za-z0-9_\-=]{20,}"), "gAAAAA****"),
+    # Routes whose path carries a secret: provider callback tokens (the sandbox signs with them), password-reset and
+    # email-confirmation keys. Django's request logger writes raw paths ("Unauthorized: /providers/…").
+    (re.compile(r"(/providers/[^/\s]+/callback/)[^/\s?\"']+"), r"\1****"),
+    (re.compile(r"(/accounts/password/reset/key/)[^/\s?\"']+"), r"\1****"),
+    (re.compile(r"(/accounts/confirm-email/)[^/\s?\"']+"), r"\1****"),
 ]
 _PHONE_PLUS = re.compile(r"(?<![\w+])\+\d{8,15}(?!\d)")
 _PHONE_JID = re.compile(r"(?<![\w+])(\d{8,15})(?::\d+)?@(s\.whatsapp\.net|c\.us)")
