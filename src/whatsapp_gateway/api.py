@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
@@ -131,6 +132,10 @@ def _add_routers() -> None:
     from whatsapp_gateway.messaging.api import router as messaging_router
 
     api.add_router("/", messaging_router)
+    if settings.GATEWAY_BENCH_FLOOR:  # the benchmark's floor endpoint; never routed in production
+        from whatsapp_gateway.messaging.floor import router as floor_router
+
+        api.add_router("/", floor_router)
 
 
 _add_routers()

@@ -194,6 +194,8 @@ ACCOUNT_RATE_LIMITS = {
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "WhatsApp Gateway"
 GATEWAY_SIGNUP_ENABLED = env_bool("GATEWAY_SIGNUP_ENABLED", True)
+# bench/send_api.py's floor endpoint (POST /api/bench/floor): only for the server a benchmark starts.
+GATEWAY_BENCH_FLOOR = env_bool("GATEWAY_BENCH_FLOOR", False)
 
 # --- Email: files under var/mail/ by default, SMTP when EMAIL_HOST is set -----------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "WhatsApp Gateway <no-reply@localhost>"

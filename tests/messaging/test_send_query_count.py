@@ -11,26 +11,48 @@ from django.test.utils import CaptureQueriesContext
 from tests.messaging.conftest import body
 from whatsapp_gateway.messaging import queue
 from whatsapp_gateway.messaging.models import Message, SendLane
+from whatsapp_gateway.suppression.services import suppression_add
 
 pytestmark = pytest.mark.django_db
 
 # api key (+account +plan, one join) · kill switch · instance · suppression (number and its WhatsApp ids) ·
 # risk history ×2 · log number · usage snapshot (every limit, one statement) · message INSERT · daily-usage upsert
 ACCEPTED_SEND_QUERIES = 10
+DRY_RUN_QUERIES = 9  # no daily-usage upsert
+BLOCKED_SEND_QUERIES = 6  # suppressed: no risk history, no usage snapshot, no daily-usage upsert
 
 
 def statements(captured) -> list[str]:
     return [q["sql"] for q in captured if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))]
 
 
-def test_an_accepted_send_runs_a_fixed_number_of_queries(alice_api, alice_instance):
+def _counted(alice_api, **fields) -> tuple[object, list[str]]:
     assert alice_api.send(body(phone="+966501230000", message="First")).status_code == 202  # key last-used write
     with CaptureQueriesContext(connection) as captured:
-        response = alice_api.send(body(phone="+966501230001", message="Second"))
+        response = alice_api.send(body(**fields))
+    return response, statements(captured.captured_queries)
+
+
+def test_an_accepted_send_runs_a_fixed_number_of_queries(alice_api, alice_instance):
+    response, sql = _counted(alice_api, phone="+966501230001", message="Second")
     assert response.status_code == 202, response.content
-    sql = statements(captured.captured_queries)
     assert len(sql) == ACCEPTED_SEND_QUERIES, "\n".join(sql)
     assert Message.objects.filter(public_id=response.json()["message_id"]).exists()
+
+
+def test_a_dry_run_runs_a_fixed_number_of_queries(alice_api, alice_instance):
+    response, sql = _counted(alice_api, phone="+966501230001", message="Second", dry_run=True)
+    assert response.status_code == 200, response.content
+    assert len(sql) == DRY_RUN_QUERIES, "\n".join(sql)
+    assert Message.objects.filter(account=alice_instance.account, status="validated").count() == 1
+
+
+def test_a_blocked_send_runs_a_fixed_number_of_queries(alice_api, alice_instance):
+    suppression_add(account=alice_instance.account, phone_e164="+966501230001", reason="blocked")
+    response, sql = _counted(alice_api, phone="+966501230001", message="Second")
+    assert response.status_code == 403 and response.json()["error"] == "recipient_suppressed", response.content
+    assert len(sql) == BLOCKED_SEND_QUERIES, "\n".join(sql)
+    assert Message.objects.filter(account=alice_instance.account, status="blocked").count() == 1
 
 
 def test_the_key_last_used_time_is_written_at_most_once_a_minute(alice_api, alice_instance):
