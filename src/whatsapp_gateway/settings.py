@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+import django_include_bootstrap
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "huey.contrib.djhuey",
     "ninja",
+    "django_htmx",  # request.htmx and htmx itself (static django_htmx/htmx-2.min.js)
     "whatsapp_gateway.accounts",
     "whatsapp_gateway.apikeys",
     "whatsapp_gateway.instances",
@@ -74,6 +76,8 @@ INSTALLED_APPS = [
     "whatsapp_gateway.webhooks",
     "whatsapp_gateway.threecx",
     "whatsapp_gateway.pages",
+    "whatsapp_gateway.ui",
+    "whatsapp_gateway.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +91,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "whatsapp_gateway.accounts.middleware.CurrentAccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Dates render in the signed-in account's time zone on every portal page (UTC on hover, see ui_tags.when).
+    "whatsapp_gateway.ui.middleware.AccountTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "whatsapp_gateway.urls"
@@ -167,7 +174,7 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "instances:list"
+LOGIN_REDIRECT_URL = "dashboard:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_ADAPTER = "whatsapp_gateway.accounts.adapters.GatewayAccountAdapter"
 ACCOUNT_FORMS = {"signup": "whatsapp_gateway.accounts.forms.GatewaySignupForm"}
@@ -248,7 +255,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
-STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+# The design system (Bootstrap 5.3) comes inside the django-include-bootstrap wheel; it is mounted under
+# static/bootstrap/ rather than installed as an app, because that app also ships a templates/base.html.
+STATICFILES_DIRS = [PACKAGE_DIR / "static", ("bootstrap", Path(django_include_bootstrap.__file__).parent / "static")]
 WHITENOISE_USE_FINDERS = True  # no collectstatic needed on a laptop; production may still collect
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -391,7 +400,9 @@ _CSP_BASE = (
 )
 GATEWAY_CSP = env_str("GATEWAY_CSP") or f"{_CSP_BASE}; style-src 'self'"
 GATEWAY_CSP_RELAXED = env_str("GATEWAY_CSP_RELAXED") or f"{_CSP_BASE}; style-src 'self' 'unsafe-inline'"
-GATEWAY_CSP_RELAXED_PATHS = ["/admin/", "/api/docs"]
+# The dashboard's charts are SVG images (shown with <img>, so no script in them ever runs); pygal styles them
+# with an embedded stylesheet and style attributes.
+GATEWAY_CSP_RELAXED_PATHS = ["/admin/", "/api/docs", "/dashboard/charts/"]
 GATEWAY_CSP_REPORT_ONLY = env_bool("GATEWAY_CSP_REPORT_ONLY", False)
 # Failed API-key / 3CX authentications per client IP per minute before that IP is refused for the rest of the minute.
 GATEWAY_AUTH_FAILURES_PER_MINUTE = env_int("GATEWAY_AUTH_FAILURES_PER_MINUTE", 30)

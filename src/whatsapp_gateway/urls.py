@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("openapi.json", openapi_json, name="openapi_json"),
     path("api/", api.urls),
+    path("", include("whatsapp_gateway.dashboard.urls")),
     path("", include("whatsapp_gateway.accounts.urls")),
     path("", include("whatsapp_gateway.instances.urls")),
     path("", include("whatsapp_gateway.apikeys.urls")),

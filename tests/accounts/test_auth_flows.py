@@ -96,7 +96,7 @@ class TestSignUp:
         assert b"nour@example.com" in page.content
         response = client.post(confirm_path)
         assert response.status_code == 302
-        assert response["Location"] == "/instances"
+        assert response["Location"] == "/dashboard"
         assert is_logged_in(client)
         assert client.get("/instances").status_code == 200
         user = User.objects.get(email="nour@example.com")
@@ -161,7 +161,7 @@ class TestLoginAndLogout:
     def test_a_verified_user_logs_in_and_lands_on_instances(self, client, owner_alice):
         response = login(client, "alice@example.com", PASSWORD)
         assert response.status_code == 302
-        assert response["Location"] == "/instances"
+        assert response["Location"] == "/dashboard"
         assert is_logged_in(client)
 
     def test_the_email_is_case_insensitive(self, client, owner_alice):

@@ -51,7 +51,7 @@ class TestInvitation:
         assert response.status_code == 302
 
         response = erin.post("/accounts/login/", {"login": "erin@example.com", "password": NEW_PASSWORD})
-        assert response.status_code == 302 and response["Location"] == "/instances"
+        assert response.status_code == 302 and response["Location"] == "/dashboard"
         assert erin.get("/instances").status_code == 200
         membership = Membership.objects.get(user__email="erin@example.com")
         assert membership.account == owner_alice.account

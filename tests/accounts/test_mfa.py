@@ -120,7 +120,7 @@ def test_the_current_code_completes_the_login(client, alice_with_totp):
         log_in(client)
         response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(secret)})
         assert response.status_code == 302
-        assert response["Location"] == "/instances"
+        assert response["Location"] == "/dashboard"
         assert logged_in(client)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 PORTAL_AREAS = [
+    "/dashboard",
     "/instances",
     "/api-keys",
     "/messages",

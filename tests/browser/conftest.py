@@ -61,5 +61,5 @@ def logged_in_page(page, base_url, owner_alice):
     page.fill("input[name=login]", owner_alice.user.email)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/instances")
+    page.wait_for_url(f"{base_url}/dashboard")
     return page

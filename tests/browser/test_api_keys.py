@@ -38,8 +38,15 @@ def test_create_a_key_see_it_once_use_it_and_revoke_it(logged_in_page, base_url)
     expect(row).to_contain_text(full_key[:16] + "…")
     expect(row).to_contain_text("Active")
 
-    page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_test_id("revoke").click()
+    dialog = page.locator("#confirm-dialog")  # the portal's own dialog, not the browser's confirm()
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("CRM production")
+    page.keyboard.press("Escape")  # Escape cancels: nothing is revoked
+    expect(dialog).to_be_hidden()
+    expect(row).to_contain_text("Active")
+    row.get_by_test_id("revoke").click()
+    dialog.get_by_test_id("confirm-ok").click()
     expect(page.locator("[data-testid=api-keys] tbody tr", has_text="CRM production")).to_contain_text("Revoked")
     answer = page.request.post(
         f"{base_url}/api/send-message",

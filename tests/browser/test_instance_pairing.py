@@ -15,6 +15,7 @@ def test_create_pair_and_see_the_instance_connected(logged_in_page, base_url):
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1280, "height": 1100})
 
+    page.goto(f"{base_url}/instances")
     page.fill("#id_name", "support-line")
     page.click("[data-testid=create-instance]")
     expect(page.get_by_test_id("instance-state")).to_have_text("Created")

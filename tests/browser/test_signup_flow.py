@@ -17,12 +17,13 @@ PASSWORD = "browser-test-passphrase-5"
 
 # (link text in the main navigation, the page's heading, screenshot name)
 NAV_AREAS = [
+    ("Dashboard", "Dashboard", "area-dashboard"),
     ("Instances", "Instances", "area-instances"),
-    ("API Keys", "API Keys", "area-api-keys"),
-    ("Message Log", "Message Log", "area-message-log"),
-    ("Suppressed Recipients", "Suppressed Recipients", "area-suppressed-recipients"),
-    ("Inbound Logs", "Inbound Logs", "area-inbound-logs"),
-    ("Integrations → 3CX", "3CX", "area-integrations-3cx"),
+    ("API keys", "API keys", "area-api-keys"),
+    ("Message log", "Message log", "area-message-log"),
+    ("Suppressed recipients", "Suppressed recipients", "area-suppressed-recipients"),
+    ("Inbound logs", "Inbound logs", "area-inbound-logs"),
+    ("3CX integration", "3CX", "area-integrations-3cx"),
     ("Docs", "Documentation", "area-docs"),
 ]
 
@@ -59,8 +60,8 @@ def test_sign_up_confirm_navigate_every_area_and_sign_out(page, base_url):
     shot(page, "3-confirm-email")
     page.locator("main button[type=submit]").click()
 
-    page.wait_for_url(f"{base_url}/instances")
-    expect(page.locator("summary")).to_contain_text("owner@cedar-dental.example · Cedar Dental Clinic")
+    page.wait_for_url(f"{base_url}/dashboard")
+    expect(page.locator(".user-menu summary")).to_contain_text("owner@cedar-dental.example · Cedar Dental Clinic")
     membership = Membership.objects.select_related("account").get(user__email="owner@cedar-dental.example")
     assert membership.role == "owner" and membership.account.timezone == "Asia/Riyadh"
 
@@ -71,18 +72,18 @@ def test_sign_up_confirm_navigate_every_area_and_sign_out(page, base_url):
         expect(nav.get_by_role("link", name=link_text, exact=True)).to_have_attribute("aria-current", "page")
         shot(page, name)
 
-    page.locator("summary").click()
+    page.locator(".user-menu summary").click()
     page.get_by_role("link", name="Account settings").click()
     expect(page.locator("main h1").first).to_contain_text("Account settings")
     expect(page.locator("input[name=name]")).to_have_value("Cedar Dental Clinic")
     shot(page, "account-settings")
 
-    page.locator("summary").click()
+    page.locator(".user-menu summary").click()
     page.get_by_role("link", name="Two-factor authentication").click()
     expect(page.get_by_role("heading", name="Two-Factor Authentication")).to_be_visible()
     shot(page, "two-factor")
 
-    page.locator("summary").click()
+    page.locator(".user-menu summary").click()
     page.get_by_test_id("logout").click()
     page.wait_for_url(re.compile(r".*/accounts/login/$"))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -58,7 +58,7 @@ def sandbox_phone(portal: Portal, instance_id: str) -> list[str]:
     """The texts in the Connection tab's "Messages the sandbox phone sent" table, newest first."""
     page = portal.get(f"/instances/{instance_id}/manage?tab=connection")
     section = page.split("Messages the sandbox phone sent", 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r"<tr><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td>", section)
+    rows = re.findall(r"<tr><td>(?:<time[^>]*>[^<]*</time>|[^<]*)</td><td>[^<]*</td><td>([^<]*)</td>", section)
     return [row.replace("&#x27;", "'") for row in rows]
 
 

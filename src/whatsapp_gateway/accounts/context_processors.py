@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 
+# (key matched against a view's ``active_nav``, sentence-case label, URL name)
 NAV_ITEMS = [
+    ("dashboard", "Dashboard", "dashboard:home"),
     ("instances", "Instances", "instances:list"),
-    ("apikeys", "API Keys", "apikeys:list"),
-    ("messages", "Message Log", "messaging:log"),
+    ("apikeys", "API keys", "apikeys:list"),
+    ("messages", "Message log", "messaging:log"),
     ("templates", "Templates", "message_templates:list"),
-    ("suppression", "Suppressed Recipients", "suppression:list"),
-    ("inbound", "Inbound Logs", "inbound:list"),
-    ("threecx", "Integrations → 3CX", "threecx:list"),
+    ("suppression", "Suppressed recipients", "suppression:list"),
+    ("inbound", "Inbound logs", "inbound:list"),
+    ("threecx", "3CX integration", "threecx:list"),
     ("docs", "Docs", "pages:docs"),
 ]
 

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from whatsapp_gateway.accounts.decorators import portal_view
@@ -29,7 +30,8 @@ def _parse_since(raw: str) -> dt.datetime | None:
         return None
     for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:
-            return dt.datetime.strptime(raw, fmt).replace(tzinfo=dt.UTC)
+            # A datetime-local field: the time is in the account's zone, like every time the portal shows.
+            return dt.datetime.strptime(raw, fmt).replace(tzinfo=timezone.get_current_timezone())
         except ValueError:
             continue
     return None
@@ -67,7 +69,7 @@ def _render_log(request: HttpRequest, endpoint: Endpoint | None, *, instance=Non
                     "event": event_id,
                     "since": request.GET.get("since", ""),
                 },
-                "default_since": (now() - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+                "default_since": timezone.localtime(now() - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
                 "can_manage": request.membership.has_role(Role.ADMIN),
             }
         )
@@ -135,7 +137,8 @@ def resend_failed(request: HttpRequest, endpoint_id: str) -> HttpResponse:
             messages.error(request, str(exc))
         else:
             messages.success(
-                request, f"Resending {count} failed or blocked deliveries created since {since:%Y-%m-%d %H:%M} UTC."
+                request,
+                f"Resending {count} failed or blocked deliveries created since {since:%Y-%m-%d %H:%M} ({since.tzname()}).",
             )
     return redirect("webhooks:endpoint_deliveries", endpoint_id=endpoint.public_id)
 

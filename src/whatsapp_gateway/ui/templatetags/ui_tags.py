@@ -1,0 +1,74 @@
+"""Design-system template tags: ``{% when %}`` for times, ``{% chip %}`` for identifiers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+
+register = template.Library()
+
+FORMATS = {"seconds": "Y-m-d H:i:s", "minutes": "Y-m-d H:i", "date": "Y-m-d"}
+
+
+@register.simple_tag
+def when(value: dt.datetime | None, precision: str = "seconds", empty: str = "—") -> str:
+    """``{% when message.created_at %}``: the time in the account's zone, UTC and the zone name on hover.
+
+    Seconds at most (never microseconds); ``precision`` is "seconds", "minutes" or "date".
+    """
+    if not value:
+        return format_html('<span class="muted">{}</span>', empty)
+    if not isinstance(value, dt.datetime):
+        return format_html("{}", date_format(value, FORMATS["date"]))
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    utc = value.astimezone(dt.UTC) if timezone.is_aware(value) else value
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>',
+        utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        utc.strftime("%Y-%m-%d %H:%M:%S"),
+        date_format(local, FORMATS.get(precision, FORMATS["seconds"])),
+    )
+
+
+@register.simple_tag
+def tz_name() -> str:
+    """The zone times are shown in, for column headings: ``Time ({% tz_name %})``."""
+    return timezone.get_current_timezone_name()
+
+
+@register.simple_tag
+def chip(value: object, copy: bool = True, label: str = "") -> str:
+    """``{% chip instance.public_id %}``: a monospace value that truncates instead of breaking, full value on hover.
+
+    With ``copy`` (the default) a small button copies the full value (static/js/portal.js, ``data-copy-text``).
+    """
+    text = "" if value is None else str(value)
+    if not text:
+        return format_html('<span class="muted">{}</span>', "—")
+    if not copy:
+        return format_html('<span class="chip"><code title="{}">{}</code></span>', text, text)
+    return format_html(
+        '<span class="chip"><code title="{}">{}</code>'
+        '<button type="button" class="chip-copy" data-copy-text="{}" aria-label="Copy {}">Copy</button></span>',
+        text,
+        text,
+        text,
+        label or text,
+    )
+
+
+@register.filter
+def width_class(percent: int | float | None) -> str:
+    """``{{ 37|width_class }}`` -> "w-35": bar widths as classes, because the CSP forbids style attributes."""
+    try:
+        value = max(0, min(100, float(percent or 0)))
+    except (TypeError, ValueError):
+        value = 0
+    step = int(round(value / 5) * 5)
+    if value > 0 and step == 0:
+        step = 5  # a non-zero figure is never drawn as an empty bar
+    return f"w-{step}"
