@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
 
 from whatsapp_gateway.accounts.models import Account
 from whatsapp_gateway.instances.models import Instance, InstanceState
@@ -101,7 +102,11 @@ def account_usage(*, account: Account) -> dict[str, int]:
 
 
 def _clock(value: dt.datetime | None) -> str:
-    return value.astimezone(dt.UTC).strftime("%H:%M:%S UTC") if value else ""
+    """HH:MM:SS in the zone the portal shows (the account's, see ui.middleware), with the zone's name."""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    return f"{local:%H:%M:%S} {local.tzname()}"
 
 
 def instance_queue_status(*, instance: Instance) -> dict[str, Any]:
@@ -173,7 +178,8 @@ def message_wait_reason(*, message: Message) -> str:
     )
     if earlier is not None:
         return f"Waiting for message #{earlier.log_id} to the same recipient (messages to one number keep their order)."
+    ahead = Message.objects.filter(instance=instance, status=MessageStatus.QUEUED, id__lt=message.id).count()
     return (
-        f"In line: the instance sends one message at a time, {policy.PACING_MIN_GAP_SECONDS:g}–"
-        f"{policy.PACING_MIN_GAP_SECONDS + policy.PACING_MAX_JITTER_SECONDS:g} s apart."
+        f"In line: number {ahead + 1} in the instance's queue ({ahead} ahead); the instance sends one message at a "
+        f"time, {policy.PACING_MIN_GAP_SECONDS:g}–{policy.PACING_MIN_GAP_SECONDS + policy.PACING_MAX_JITTER_SECONDS:g} s apart."
     )
