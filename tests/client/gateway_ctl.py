@@ -18,11 +18,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "whatsapp_gateway.settings")
 
 def cmd_setup(receiver_url: str) -> dict:
     """The demo account and instance, a fresh API key, a second key that is revoked, an instance that is not
-    connected, and a webhook endpoint for every event at ``receiver_url``."""
+    connected, an approved template ``order_update`` (en), and a webhook endpoint for every event at
+    ``receiver_url``."""
+    from whatsapp_gateway.accounts.models import User
     from whatsapp_gateway.apikeys.services import api_key_create, api_key_revoke
     from whatsapp_gateway.demo import demo_setup
     from whatsapp_gateway.instances.models import Instance
     from whatsapp_gateway.instances.services import instance_create
+    from whatsapp_gateway.message_templates.services import template_approve, template_submit
     from whatsapp_gateway.webhooks.catalogue import EVENT_NAMES
     from whatsapp_gateway.webhooks.services import endpoint_create
 
@@ -32,6 +35,16 @@ def cmd_setup(receiver_url: str) -> dict:
     revoked = api_key_create(account=account, name="revoked by the client tests")
     api_key_revoke(api_key=revoked.api_key)
     offline = instance_create(account=account, name="client-tests-offline", provider="sandbox", any_provider=True)
+    operator = User.objects.create_user(username="ops@example.com", email="ops@example.com", is_staff=True)
+    template = template_submit(
+        account=account,
+        actor=None,
+        name="order_update",
+        language="en",
+        category="utility",
+        body="Your order {{1}} ships on {{2}}.",
+    )
+    template_approve(template=template, operator=operator)
     endpoint, secret = endpoint_create(account=account, instance=instance, url=receiver_url, events=sorted(EVENT_NAMES))
     return {
         "api_key": demo["api_key"],

@@ -147,6 +147,19 @@ def test_transient_failures_are_retried_with_one_generated_key() -> None:
     assert len(client.pauses) == 3
 
 
+def test_send_template_body() -> None:
+    client, requests = _client([ACCEPTED])
+    client.send_template("inst_1", "+12025550100", "order_update", "en", "transactional", variables=("#7", 3))
+    assert json.loads(requests[0].content) == {
+        "instance_id": "inst_1",
+        "phone": "+12025550100",
+        "template": {"name": "order_update", "language": "en", "variables": ["#7", "3"]},
+        "message_purpose": "transactional",
+    }
+    with pytest.raises(TypeError):
+        client.send_template("inst_1", "+12025550100", "order_update", "en", "transactional", variables="#7")
+
+
 def test_client_errors_are_not_retried_and_long_waits_are_not_slept() -> None:
     client, requests = _client([_error(422, "validation_error")])
     with pytest.raises(wgc.ValidationError):

@@ -88,6 +88,21 @@ def test_idempotent_replay_returns_the_first_answer(client: wgc.Client, live_gat
     assert caught.value.status == 422
 
 
+def test_send_template_by_name(client: wgc.Client, live_gateway: LiveGateway) -> None:
+    instance, phone = live_gateway.setup["instance_id"], unique_phone()
+    check = client.send_template(
+        instance, phone, "order_update", "en", "transactional", variables=["#1042", "Thursday"], dry_run=True
+    )
+    assert (check.status, check.dry_run) == ("validated", True)
+    sent = client.send_template(instance, phone, "order_update", "en", "transactional", variables=["#1042", "Thursday"])
+    assert sent.status == "queued" and sent.message_id.startswith("msg_")
+    message = client.get_message(sent.message_id)
+    assert message.template == wgc.TemplateRef(name="order_update", language="en", source="reviewed")
+    with pytest.raises(wgc.ValidationError) as caught:
+        client.send_template(instance, phone, "no_such_template", "en", "transactional", variables=["x"])
+    assert caught.value.details["field"] == "template"
+
+
 def test_error_classes_from_the_live_gateway(client: wgc.Client, live_gateway: LiveGateway) -> None:
     setup = live_gateway.setup
     instance = setup["instance_id"]

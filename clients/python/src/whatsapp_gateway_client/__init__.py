@@ -17,7 +17,7 @@ from whatsapp_gateway_client import events as _events
 from whatsapp_gateway_client._client import AsyncClient, Client
 from whatsapp_gateway_client.errors import *  # noqa: F403
 from whatsapp_gateway_client.events import *  # noqa: F403
-from whatsapp_gateway_client.models import Message, SendResult, StatusChange
+from whatsapp_gateway_client.models import Message, SendResult, StatusChange, TemplateRef
 from whatsapp_gateway_client.webhooks import verify_signature, verify_webhook
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Message",
     "SendResult",
     "StatusChange",
+    "TemplateRef",
     "__version__",
     "verify_signature",
     "verify_webhook",

@@ -12,6 +12,7 @@ import random
 import time
 import urllib.parse
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -82,6 +83,29 @@ class _Core:
             "instance_id": instance_id,
             "phone": phone,
             "message": message,
+            "message_purpose": purpose,
+        }
+        if dry_run:
+            body["dry_run"] = True
+        return body
+
+    @staticmethod
+    def template_body(
+        instance_id: str,
+        phone: str,
+        name: str,
+        language: str,
+        purpose: str,
+        variables: Sequence[str],
+        *,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        if isinstance(variables, str):
+            raise TypeError("variables is a list of strings, one per {{n}} of the template")
+        body: dict[str, Any] = {
+            "instance_id": instance_id,
+            "phone": phone,
+            "template": {"name": name, "language": language, "variables": [str(v) for v in variables]},
             "message_purpose": purpose,
         }
         if dry_run:
@@ -233,6 +257,27 @@ class Client:
         body = self._core.send_body(instance_id, phone, message, purpose, dry_run=dry_run)
         return self._core.send_result(self._request("POST", "/api/send-message", key=key, json=body), key)
 
+    def send_template(
+        self,
+        instance_id: str,
+        phone: str,
+        name: str,
+        language: str,
+        purpose: str,
+        *,
+        variables: Sequence[str] = (),
+        idempotency_key: str | None = None,
+        dry_run: bool = False,
+    ) -> SendResult:
+        """Send an approved template by name (``POST /api/send-message`` with ``template``): ``variables`` fill its
+        ``{{1}}``, ``{{2}}``, … in order. A template synced from Meta goes out as a WhatsApp template message from
+        its Cloud API instance; one reviewed by the gateway as its rendered text on any instance. An unknown,
+        unapproved or wrongly filled template raises :class:`ValidationError` (``details["field"] == "template"``).
+        Returns and raises like :meth:`send_message`."""
+        key = self._core.idempotency_key(idempotency_key)
+        body = self._core.template_body(instance_id, phone, name, language, purpose, variables, dry_run=dry_run)
+        return self._core.send_result(self._request("POST", "/api/send-message", key=key, json=body), key)
+
     def get_message(self, message_id: str) -> Message:
         """Status and history of one message (``GET /api/messages/{message_id}``)."""
         response = self._request(
@@ -313,6 +358,23 @@ class AsyncClient:
         """See :meth:`Client.send_message`."""
         key = self._core.idempotency_key(idempotency_key)
         body = self._core.send_body(instance_id, phone, message, purpose, dry_run=dry_run)
+        return self._core.send_result(await self._request("POST", "/api/send-message", key=key, json=body), key)
+
+    async def send_template(
+        self,
+        instance_id: str,
+        phone: str,
+        name: str,
+        language: str,
+        purpose: str,
+        *,
+        variables: Sequence[str] = (),
+        idempotency_key: str | None = None,
+        dry_run: bool = False,
+    ) -> SendResult:
+        """See :meth:`Client.send_template`."""
+        key = self._core.idempotency_key(idempotency_key)
+        body = self._core.template_body(instance_id, phone, name, language, purpose, variables, dry_run=dry_run)
         return self._core.send_result(await self._request("POST", "/api/send-message", key=key, json=body), key)
 
     async def get_message(self, message_id: str) -> Message:

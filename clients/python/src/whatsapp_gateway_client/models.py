@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Message", "SendResult", "StatusChange", "parse_datetime"]
+__all__ = ["Message", "SendResult", "StatusChange", "TemplateRef", "parse_datetime"]
 
 
 def parse_datetime(value: Any) -> dt.datetime | None:
@@ -76,6 +76,24 @@ class StatusChange:
 
 
 @dataclass(frozen=True)
+class TemplateRef:
+    """The template a send by name used: ``source`` is ``meta`` (a WhatsApp template) or ``reviewed`` (reviewed by
+    the gateway and sent as its text)."""
+
+    name: str
+    language: str
+    source: str
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TemplateRef | None:
+        if not isinstance(data, dict):
+            return None
+        return cls(
+            name=str(data.get("name", "")), language=str(data.get("language", "")), source=str(data.get("source", ""))
+        )
+
+
+@dataclass(frozen=True)
 class Message:
     """The answer of ``get_message``: one message's status and history.
 
@@ -102,6 +120,7 @@ class Message:
     read_at: dt.datetime | None
     failed_at: dt.datetime | None
     history: list[StatusChange]
+    template: TemplateRef | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -126,5 +145,6 @@ class Message:
             read_at=parse_datetime(data.get("read_at")),
             failed_at=parse_datetime(data.get("failed_at")),
             history=[StatusChange.from_dict(h) for h in data.get("history") or [] if isinstance(h, dict)],
+            template=TemplateRef.from_dict(data.get("template")),
             raw=data,
         )
