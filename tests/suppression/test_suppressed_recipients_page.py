@@ -118,11 +118,15 @@ def test_the_import_page_reports_bad_rows_and_imports_nothing(alice_client):
     assert not Suppression.objects.exists()
 
 
-def test_the_import_page_imports_a_clean_file(bob_client):
+def test_the_import_page_imports_a_clean_file(alice_client, bob_client):
     upload = SimpleUploadedFile("list.csv", "\ufeffphone,note\n+966512345678,ok\n+966512345679,\n".encode())
-    response = bob_client.post(f"{URL}/import", {"file": upload, "note": "CRM"})
+    response = alice_client.post(f"{URL}/import", {"file": upload, "note": "CRM"})
     assert response.status_code == 200 and "Imported 2 number(s)" in response.content.decode()
     assert Suppression.objects.filter(source="import").count() == 2
+    # Bulk import is an admin's job; a member may still block single numbers.
+    upload = SimpleUploadedFile("list.csv", b"phone\n+966512345670\n")
+    assert bob_client.post(f"{URL}/import", {"file": upload}).status_code == 403
+    assert bob_client.get(f"{URL}/import").status_code == 403
 
 
 def test_export_gives_admins_the_full_list_as_csv_and_is_audited(alice_client, blocked, owner_alice):

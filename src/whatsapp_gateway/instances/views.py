@@ -141,7 +141,7 @@ def connection_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
     return tabs.render_tab(request, instance, "instances/tab_connection.html", context)
 
 
-@portal_view()
+@portal_view(minimum_role=Role.ADMIN)
 @require_POST
 def connect_view(request: HttpRequest, instance_id: str) -> HttpResponse:
     instance = selectors.instance_get_for_account(account=request.account, public_id=instance_id)
@@ -167,7 +167,7 @@ def connect_view(request: HttpRequest, instance_id: str) -> HttpResponse:
     return redirect(_manage_url(instance))
 
 
-@portal_view()
+@portal_view(minimum_role=Role.ADMIN)
 @require_POST
 def restart_view(request: HttpRequest, instance_id: str) -> HttpResponse:
     instance = selectors.instance_get_for_account(account=request.account, public_id=instance_id)

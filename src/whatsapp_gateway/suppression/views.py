@@ -94,7 +94,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-@portal_view()
+@portal_view(minimum_role=Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def import_view(request: HttpRequest) -> HttpResponse:
     form = SuppressionImportForm(request.POST or None, request.FILES or None)
