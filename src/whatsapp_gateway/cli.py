@@ -46,8 +46,9 @@ def _web_command(host: str, port: int, workers: int, threads: int) -> list[str]:
         "whatsapp_gateway.wsgi:application",
         "--bind",
         f"{host}:{port}",
+        # gthread that hands a request to a thread only once headers and body are in (slow bodies cost no thread).
         "--worker-class",
-        "gthread",
+        "whatsapp_gateway.web_worker.BufferingThreadWorker",
         "--workers",
         str(workers),
         "--threads",
