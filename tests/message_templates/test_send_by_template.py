@@ -277,3 +277,22 @@ def test_the_openapi_document_describes_template_sends(client, db):
     assert "template" in body["examples"]
     assert "conversation_window_closed" in str(operation["responses"]["409"])
     assert "template_category_marketing" in properties["template"]["description"]
+
+
+def test_an_approved_template_sent_by_name_skips_the_content_rules_not_the_bulk_ones(
+    api, owner_alice, staff_oscar, fake_provider
+):
+    make_instance(owner_alice.account, "support-line")
+    body = "Your offer letter {{1}} is ready: the exclusive free parking deal applies from {{2}}."
+    approved(owner_alice, staff_oscar, name="offer_letter", body=body)
+
+    response = api.send(
+        instance_id="support-line",
+        phone=PHONE,
+        template={"name": "offer_letter", "language": "en", "variables": ["OL-77", "Monday"]},
+        message_purpose="transactional",
+        dry_run=True,
+    )
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["risk_score"], response.json()["reasons"]) == (0, [])

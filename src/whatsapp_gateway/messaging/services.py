@@ -23,7 +23,6 @@ from whatsapp_gateway.lib.write_turn import write_turn
 from whatsapp_gateway.messaging import guard, policy
 from whatsapp_gateway.messaging.guard.checks import phone_hash
 from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
-from whatsapp_gateway.messaging.guard.risk import risk_assess
 from whatsapp_gateway.messaging.guard.usage import usage_snapshot
 from whatsapp_gateway.messaging.idempotency import (
     idempotency_claim,
@@ -43,7 +42,7 @@ from whatsapp_gateway.messaging.models import (
     PolicyEvent,
     UnmatchedStatus,
 )
-from whatsapp_gateway.messaging.template_send import TemplateRequest, send_checks
+from whatsapp_gateway.messaging.template_send import TemplateRequest, send_checks, send_risk_assess
 from whatsapp_gateway.operations import metrics
 
 logger = logging.getLogger(__name__)
@@ -204,7 +203,7 @@ def _guard_and_record(
 ) -> SendOutcome:
     block = guard.run(ctx, send_checks(template_request))
     if block is None:
-        risk_assess(ctx)
+        send_risk_assess(ctx, template_request)
     elif ctx.instance is None and isinstance(ctx.raw_instance_ref, str) and ctx.raw_instance_ref.strip():
         # Blocked before the instance check: still file the log entry under the instance when it is visible.
         from whatsapp_gateway.messaging.guard.checks import check_instance

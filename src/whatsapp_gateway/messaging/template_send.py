@@ -25,6 +25,7 @@ from whatsapp_gateway.message_templates.text import TemplateTextError, render, v
 from whatsapp_gateway.messaging import guard, policy
 from whatsapp_gateway.messaging.guard.checks import Check, check_fields, check_instance, check_suppression
 from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
+from whatsapp_gateway.messaging.guard.risk import history_rules, risk_assess
 
 CLOUD = "cloud"
 WINDOW = dt.timedelta(hours=24)
@@ -144,6 +145,17 @@ def window_is_open(ctx: GuardContext) -> bool:
     ).exists()
 
 
+def send_risk_assess(ctx: GuardContext, req: TemplateRequest | None) -> None:
+    """The risk score of a send. A send by the name of an approved template skips the content rules (its text was
+    reviewed, by our operators or by Meta); the bulk signals over the last 24 hours still count."""
+    if req is None or req.chosen is None:
+        risk_assess(ctx)
+        return
+    score, reasons = history_rules(ctx)
+    ctx.risk_score = min(score, 100)
+    ctx.reasons = [*ctx.reasons, *reasons]
+
+
 def send_checks(req: TemplateRequest | None) -> list[Check]:
     """The guard's unlocked checks with the template checks (when ``req``) and the window check in place."""
 
@@ -151,7 +163,7 @@ def send_checks(req: TemplateRequest | None) -> list[Check]:
         block = _parse(ctx, req)
         if block is None:
             # check_fields reads the text; until the instance picks the template, any candidate's body stands in.
-            ctx.raw_text = req.candidates[0].body
+            ctx.raw_text = req.candidates[0].body or req.name
         return block
 
     def check_template(ctx: GuardContext) -> errors.GatewayError | None:
