@@ -296,3 +296,32 @@ def test_an_approved_template_sent_by_name_skips_the_content_rules_not_the_bulk_
 
     assert response.status_code == 200, response.content
     assert (response.json()["risk_score"], response.json()["reasons"]) == (0, [])
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}"},
+        {"type": "HEADER", "format": "IMAGE"},
+        {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Track", "url": "https://t.example/{{1}}"}]},
+    ],
+)
+def test_a_meta_template_with_parameters_outside_its_body_is_refused_clearly(api, cloud_line, fake_cloud, extra):
+    template = fake_cloud.add_template("order_shipped", SHIPPED)
+    template["components"].append(extra)
+    template_sync(instance=cloud_line, waba_id=WABA_ID)
+    fake_cloud.clear()
+
+    response = send(api)
+
+    assert response.status_code == 422 and response.json()["details"]["field"] == "template"
+    assert "header or buttons" in response.json()["message"]
+    assert fake_cloud.requests == []
+
+
+def test_a_text_header_without_variables_is_fine(api, cloud_line, fake_cloud):
+    template = fake_cloud.add_template("order_shipped", SHIPPED)
+    template["components"].insert(0, {"type": "HEADER", "format": "TEXT", "text": "Acme Store"})
+    template_sync(instance=cloud_line, waba_id=WABA_ID)
+
+    assert send(api).status_code == 202

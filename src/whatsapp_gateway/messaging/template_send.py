@@ -100,6 +100,22 @@ def _choose(ctx: GuardContext, req: TemplateRequest) -> Template | errors.Gatewa
     return _invalid(f"{req.name} is a Meta template of the Cloud API instance {owner.name}; send it from there.")
 
 
+def _needs_other_parameters(components: Any) -> bool:
+    """Whether a Meta template has parameters outside its body: variables in a text header or a button URL, or
+    a media header (its image, video or document is a parameter too)."""
+    for component in components if isinstance(components, list) else []:
+        if not isinstance(component, dict):
+            continue
+        kind = str(component.get("type", "")).upper()
+        if kind == "HEADER" and (
+            str(component.get("format", "TEXT")).upper() != "TEXT" or "{{" in str(component.get("text", ""))
+        ):
+            return True
+        if kind == "BUTTONS" and "{{" in str(component.get("buttons", "")):
+            return True
+    return False
+
+
 def _resolve(ctx: GuardContext, req: TemplateRequest) -> errors.GatewayError | None:
     chosen = _choose(ctx, req)
     if isinstance(chosen, errors.GatewayError):
@@ -114,6 +130,11 @@ def _resolve(ctx: GuardContext, req: TemplateRequest) -> errors.GatewayError | N
             f"{chosen.name} ({chosen.language}) is {chosen.get_status_display().lower()}: only approved templates "
             "are sent.",
             status=chosen.status,
+        )
+    if chosen.source == TemplateSource.META and _needs_other_parameters(chosen.components):
+        return _invalid(
+            f"{chosen.name} has variables in its header or buttons, which the gateway does not fill yet; "
+            "use a template whose variables are all in the body."
         )
     expected = variable_count(chosen.body)
     if len(req.variables) != expected:
