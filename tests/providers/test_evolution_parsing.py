@@ -21,7 +21,7 @@ from whatsapp_gateway.providers.base import (
     MessageStatusUpdate,
     QrUpdate,
 )
-from whatsapp_gateway.providers.evolution import history_status
+from whatsapp_gateway.providers.evolution_messages import history_status
 from whatsapp_gateway.providers.registry import get_provider
 
 pytestmark = pytest.mark.django_db
@@ -245,6 +245,11 @@ def test_connecting_after_being_connected_means_reconnecting(instance):
 def test_close_401_means_logged_out(instance):
     event = one(instance, "connection_update_close_logged_out")
     assert event.state == InstanceState.LOGGED_OUT and "401" in event.reason
+
+
+def test_a_close_401_while_pairing_is_the_restart_for_a_pairing_code_not_a_logout(instance):
+    instance.state = InstanceState.PAIRING
+    assert parse(instance, "evolution", "connection_update_close_logged_out") == []
 
 
 def test_close_403_means_failed_possibly_banned(instance):

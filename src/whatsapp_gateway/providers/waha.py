@@ -58,7 +58,6 @@ from whatsapp_gateway.providers.parsing import (
     as_bool,
     as_dict,
     as_int,
-    as_list,
     as_str,
     dicts,
     load_json,
@@ -66,6 +65,7 @@ from whatsapp_gateway.providers.parsing import (
     unix_time,
 )
 from whatsapp_gateway.providers.signing import header, require_hmac_hex
+from whatsapp_gateway.providers.waha_media import message_content
 
 logger = logging.getLogger("whatsapp_gateway.providers.waha")
 
@@ -105,28 +105,6 @@ ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: 
 # WAHA sends call.rejected when the caller hangs up before anyone answers, too: for the customer that is a missed call.
 CALL_EVENTS = {"call.received": "offer", "call.accepted": "accepted", "call.rejected": "missed"}
 PARTICIPANT_TYPES = {"join": "join", "leave": "leave", "promote": "promote", "demote": "demote"}
-WEBJS_MEDIA_TYPES = ("image", "video", "audio", "ptt", "document", "sticker")
-# Media contents of the engine's raw message (NOWEB: Baileys, GOWS: whatsmeow; both use these field names).
-ENGINE_MEDIA_FIELDS = (
-    ("imageMessage", "image"),
-    ("videoMessage", "video"),
-    ("ptvMessage", "video"),
-    ("audioMessage", "audio"),
-    ("stickerMessage", "sticker"),
-    ("documentMessage", "document"),
-    ("documentWithCaptionMessage", "document"),
-)
-ENGINE_MEDIA_TYPES = {
-    "image": "image",
-    "video": "video",
-    "gif": "video",
-    "ptv": "video",
-    "audio": "audio",
-    "ptt": "audio",
-    "document": "document",
-    "sticker": "sticker",
-}
-MEDIA_WRAPPERS = ("ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "viewOnceMessageV2Extension")
 # _data.type values of messages that are not customer messages (WEBJS).
 SILENT_TYPES = {"revoked", "e2e_notification", "notification_template", "protocol", "call_log", "gp2", "ciphertext"}
 
@@ -432,7 +410,8 @@ class WahaProvider(Provider):
         if chat_id.endswith(("@broadcast", "@newsletter")) or as_str(raw.get("type")) in SILENT_TYPES:
             ignore("not_relevant")
             return None
-        message_type, text, metadata = _content(payload, raw)
+        reply_to = bare_message_id(_serialized_id(as_dict(payload.get("replyTo")).get("id")))
+        message_type, text, metadata = message_content(payload, raw, reply_to=reply_to)
         is_group = chat_id.endswith("@g.us")
         sender_id = as_str(payload.get("participant")) if is_group else chat_id
         sender_id = sender_id or as_str(payload.get("author"))
@@ -666,72 +645,6 @@ def _push_name(raw: dict[str, Any]) -> str:
     return (
         as_str(raw.get("notifyName")) or as_str(raw.get("pushName")) or as_str(as_dict(raw.get("Info")).get("PushName"))
     )
-
-
-def _content(payload: dict[str, Any], raw: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    body = as_str(payload.get("body"))
-    raw_type = as_str(raw.get("type"))
-    reply_to = _serialized_id(as_dict(payload.get("replyTo")).get("id"))
-    metadata: dict[str, Any] = {"reply_to": bare_message_id(reply_to)} if reply_to else {}
-    media = as_dict(payload.get("media"))
-    engine_kind, engine_media = _engine_media(raw)
-    if as_bool(payload.get("hasMedia")) or media or raw_type in WEBJS_MEDIA_TYPES or engine_kind:
-        mime = as_str(media.get("mimetype")) or as_str(raw.get("mimetype")) or as_str(engine_media.get("mimetype"))
-        caption = body or as_str(engine_media.get("caption"))
-        if raw_type == "sticker" or engine_kind == "sticker" or (mime == "image/webp" and not caption):
-            kind = "sticker"
-        elif mime.startswith("image/") or raw_type == "image" or engine_kind == "image":
-            kind = "image"
-        elif mime.startswith("video/") or raw_type == "video" or engine_kind == "video":
-            kind = "video"
-        elif mime.startswith("audio/") or raw_type in ("audio", "ptt") or engine_kind == "audio":
-            kind = "audio"
-        else:
-            kind = "document"
-        meta: dict[str, Any] = {**metadata, "mime_type": mime}
-        if kind == "audio" and (raw_type == "ptt" or as_bool(engine_media.get("ptt"))):
-            meta["voice_note"] = True
-        if as_str(media.get("url")):
-            meta["media_url"] = media["url"]
-        file_name = as_str(media.get("filename")) or as_str(engine_media.get("fileName"))
-        if file_name:
-            meta["file_name"] = file_name
-        if caption and kind != "audio":
-            meta["caption"] = caption
-        return kind, caption if kind != "audio" else "", meta
-    location = as_dict(payload.get("location"))
-    if location:
-        meta = {**metadata, "latitude": location.get("latitude"), "longitude": location.get("longitude")}
-        if as_str(location.get("description")):
-            meta["name"] = location["description"]
-        return "location", "", meta
-    cards = [c for c in as_list(payload.get("vCards")) if isinstance(c, str)]
-    if cards:
-        return "contact", "", {**metadata, "contacts": [{"display_name": "", "vcard": c[:4000]} for c in cards]}
-    if body or raw_type in ("", "chat"):
-        return "text", body, metadata
-    return "unknown", "", {**metadata, "provider_type": raw_type[:60]}
-
-
-def _engine_media(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(kind, media content) from the engine's own message in ``_data``, for engines whose payload says nothing
-    about media when WAHA did not download it (``WHATSAPP_DOWNLOAD_MEDIA=false``, and history read with
-    ``downloadMedia=false``): NOWEB puts Baileys' ``WAMessage`` there (``message.imageMessage`` …), GOWS whatsmeow's
-    ``events.Message`` (``Message.imageMessage`` …, ``Info.MediaType``). WEBJS has ``_data.type`` instead."""
-    content = as_dict(raw.get("message")) or as_dict(raw.get("Message"))
-    for _ in range(3):  # ephemeral / view-once wrappers hold the real message
-        inner = next((as_dict(as_dict(content.get(w)).get("message")) for w in MEDIA_WRAPPERS if content.get(w)), {})
-        if not inner:
-            break
-        content = inner
-    for field, kind in ENGINE_MEDIA_FIELDS:
-        found = as_dict(content.get(field))
-        if field == "documentWithCaptionMessage":
-            found = as_dict(as_dict(found.get("message")).get("documentMessage"))
-        if found:
-            return kind, found
-    hinted = ENGINE_MEDIA_TYPES.get(as_str(as_dict(raw.get("Info")).get("MediaType")).lower())
-    return (hinted, {}) if hinted else ("", {})
 
 
 def _session_state(status: str, current: str) -> tuple[str, str]:
