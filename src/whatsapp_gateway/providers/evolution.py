@@ -100,7 +100,7 @@ WEBHOOK_EVENTS = [
 # retryWebhookRequest) — the last retry can come ~1,215 s after the first, plus jitter and timeouts. Refusing it
 # (401) would be final (401 is in its non-retryable list), so a correctly signed token is accepted for that whole
 # horizon; deduplication drops replays of events already processed.
-WEBHOOK_RETRY_GRACE_SECONDS = 1500
+WEBHOOK_RETRY_GRACE_SECONDS = 1440  # + the 60 s clock leeway: 25 minutes past exp
 # Waiting for a pairing code: Baileys asks WhatsApp for it about a second after the session's first QR.
 PAIRING_POLLS = 6
 PAIRING_POLL_SECONDS = 1.0
@@ -406,7 +406,9 @@ class EvolutionProvider(Provider):
         secret = as_str(instance_credentials(instance).get("webhook_secret"))
         if not secret:
             raise CallbackRejected("instance has no webhook secret")
-        claims = verify_hs256_jwt(token.strip(), secret=secret, now=time.time(), leeway=WEBHOOK_RETRY_GRACE_SECONDS)
+        claims = verify_hs256_jwt(
+            token.strip(), secret=secret, now=time.time(), expiry_grace=WEBHOOK_RETRY_GRACE_SECONDS
+        )
         if claims.get("app") != "evolution" or claims.get("action") != "webhook":
             raise CallbackRejected("token is not an Evolution webhook token")
 

@@ -48,8 +48,10 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def verify_hs256_jwt(token: str, *, secret: str, now: float, leeway: int = 60) -> dict[str, Any]:
+def verify_hs256_jwt(token: str, *, secret: str, now: float, leeway: int = 60, expiry_grace: int = 0) -> dict[str, Any]:
     """Verify an HS256 JWT and its ``exp`` / ``iat`` against ``now`` (Unix seconds); return its claims.
+    ``expiry_grace`` accepts a correctly signed token that long past its ``exp`` (a sender that reuses one token
+    for its retries).
 
     Only HS256 is accepted (never ``none``); a token without ``exp`` is refused, so a captured token cannot be
     replayed for ever.
@@ -71,7 +73,7 @@ def verify_hs256_jwt(token: str, *, secret: str, now: float, leeway: int = 60) -
     exp, iat = claims.get("exp"), claims.get("iat")
     if not isinstance(exp, int | float) or isinstance(exp, bool):
         raise CallbackRejected("token has no expiry")
-    if now > exp + leeway:
+    if now > exp + leeway + expiry_grace:
         raise CallbackRejected("token expired (replayed callback?)")
     if isinstance(iat, int | float) and not isinstance(iat, bool) and iat > now + leeway:
         raise CallbackRejected("token issued in the future")
