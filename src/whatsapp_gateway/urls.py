@@ -18,6 +18,7 @@ urlpatterns = [
     path("openapi.json", openapi_json, name="openapi_json"),
     path("api/", api.urls),
     path("", include("whatsapp_gateway.dashboard.urls")),
+    path("", include("whatsapp_gateway.ui.urls")),
     path("", include("whatsapp_gateway.accounts.urls")),
     path("", include("whatsapp_gateway.instances.urls")),
     path("", include("whatsapp_gateway.apikeys.urls")),

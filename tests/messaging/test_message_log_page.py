@@ -72,13 +72,27 @@ def test_it_filters_by_instance(alice_client, log, alice_instance):
 
 
 def test_admins_can_reveal_numbers_and_it_is_audited(alice_client, log):
-    page = alice_client.get("/messages?reveal=1").content.decode()
-    assert "+966501234567" in page
+    assert "+966501234567" not in alice_client.get("/messages?reveal=1").content.decode()
+    assert not AuditLog.objects.filter(action="message_log.numbers_revealed").exists()
+    answer = alice_client.post("/reveal-numbers", {"scope": "message_log", "next": "/messages?status=queued"})
+    assert answer["Location"] == "/messages?status=queued&reveal=1"
+    assert "+966501234567" in alice_client.get("/messages?reveal=1").content.decode()
+    assert AuditLog.objects.filter(action="message_log.numbers_revealed").count() == 1
+    # Reloading (or the page refreshing itself) does not add entries.
+    alice_client.get("/messages?reveal=1")
     assert AuditLog.objects.filter(action="message_log.numbers_revealed").count() == 1
 
 
 def test_members_cannot_reveal_numbers(bob_client, log):
+    assert bob_client.post("/reveal-numbers", {"scope": "message_log", "next": "/messages"}).status_code == 403
     assert "+966501234567" not in bob_client.get("/messages?reveal=1").content.decode()
+
+
+def test_reveal_refuses_other_hosts_and_unknown_areas(alice_client, log):
+    answer = alice_client.post("/reveal-numbers", {"scope": "message_log", "next": "https://evil.example/x"})
+    assert answer["Location"] == "/dashboard?reveal=1"
+    assert alice_client.post("/reveal-numbers", {"scope": "nope", "next": "/messages"}).status_code == 400
+    assert alice_client.get("/reveal-numbers").status_code == 405
 
 
 def test_detail_shows_guard_decision_reasons_and_history(alice_client, owner_alice, alice_instance):

@@ -19,6 +19,8 @@ from whatsapp_gateway.inbound.forms import InboundFilterForm
 from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.lib.csv_export import csv_stream
 from whatsapp_gateway.lib.phone import mask
+from whatsapp_gateway.ui.exports import record_when_done
+from whatsapp_gateway.ui.reveal import reveal_active
 
 PAGING_PARAMS = ("after", "before")
 
@@ -38,19 +40,8 @@ def _can_reveal(request: HttpRequest) -> bool:
 
 
 def _reveal(request: HttpRequest, *, target_id: str = "", scope: str) -> bool:
-    """Admins see full numbers when they ask (``?reveal=1``); every revealed view is audit-logged."""
-    if request.GET.get("reveal") != "1" or not _can_reveal(request):
-        return False
-    params = {k: v for k, v in request.GET.items() if k not in ("reveal", *PAGING_PARAMS)}
-    audit_record(
-        account=request.account,
-        action="inbound.numbers_revealed",
-        request=request,
-        target_type="inbound_message" if target_id else "inbound_log",
-        target_id=target_id,
-        metadata={"scope": scope, "filters": params},
-    )
-    return True
+    """Admins see full numbers after asking with a POST (ui.reveal: recorded once, never on a GET)."""
+    return reveal_active(request, "inbound")
 
 
 def _query(request: HttpRequest, **changes: str | None) -> str:
@@ -185,15 +176,21 @@ def export_view(request: HttpRequest) -> HttpResponse:
         form.is_valid()
     filters = form.filters()
     reveal = _can_reveal(request)
-    audit_record(
-        account=account,
-        action="inbound.exported",
-        request=request,
-        target_type="inbound_log",
-        metadata={"full_numbers": reveal, "filters": {k: v for k, v in request.GET.items() if k not in PAGING_PARAMS}},
-    )
+    params = {k: v for k, v in request.GET.items() if k not in PAGING_PARAMS}
+
+    def record(count: int) -> None:
+        audit_record(
+            account=account,
+            action="inbound.exported",
+            request=request,
+            target_type="inbound_log",
+            metadata={"full_numbers": reveal, "filters": params, "rows": count},
+        )
+
     rows = selectors.inbound_iterate(account=account, filters=filters)
-    response = StreamingHttpResponse(_export_rows(rows, reveal=reveal), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        record_when_done(_export_rows(rows, reveal=reveal), record), content_type="text/csv; charset=utf-8"
+    )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="inbound-messages-{stamp}.csv"'
     response["Cache-Control"] = "no-store"

@@ -19,9 +19,13 @@ def provider_choices() -> list[tuple[str, str]]:
     return [(name, PROVIDER_LABELS.get(name, name)) for name in allowed_provider_names()]
 
 
+NAME_ERROR = "Use letters, digits, hyphens and underscores only (e.g. support-line)."
+
+
 class InstanceCreateForm(forms.Form):
     name = forms.SlugField(
         max_length=64,
+        error_messages={"invalid": NAME_ERROR},
         help_text="Letters, digits, hyphens and underscores, e.g. support-line. Usable as instance_id in the API.",
         widget=forms.TextInput(attrs={"placeholder": "support-line", "autocomplete": "off"}),
     )
@@ -38,7 +42,7 @@ class InstanceCreateForm(forms.Form):
 
 
 class InstanceRenameForm(forms.Form):
-    name = forms.SlugField(max_length=64)
+    name = forms.SlugField(max_length=64, error_messages={"invalid": NAME_ERROR})
 
 
 class ConnectForm(forms.Form):

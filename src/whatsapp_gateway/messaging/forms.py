@@ -48,6 +48,10 @@ class TestSendForm(forms.Form):
         numbers = TestNumber.objects.filter(account=account, verified_at__isnull=False)
         self.fields["number"].queryset = numbers
         self.fields["number"].label_from_instance = lambda n: f"{n.label or 'Test number'} ({n.phone_e164})"
+        only = list(numbers[:2])
+        if len(only) == 1 and not self.is_bound:
+            self.fields["number"].empty_label = None  # one verified number: it is the only sensible choice
+            self.initial["number"] = only[0].public_id
         templates = templates_sendable_from(account=account, instance=instance) if instance is not None else []
         self.templates = {t.public_id: t for t in templates}
         self.fields["template"].choices = [("", "— none: send the text —")] + [

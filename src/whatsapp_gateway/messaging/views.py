@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET
 
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
-from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.instances.tabs import render_tab
 from whatsapp_gateway.lib import errors
@@ -24,7 +23,7 @@ from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.forms import MessageFilterForm, TestNumberAddForm, TestNumberVerifyForm, TestSendForm
 from whatsapp_gateway.messaging.guard.checks import phone_hash
 from whatsapp_gateway.messaging.guard.usage import account_tz
-from whatsapp_gateway.messaging.models import TestNumber
+from whatsapp_gateway.messaging.models import MessageStatus, TestNumber
 from whatsapp_gateway.messaging.selectors import (
     account_usage,
     instance_queue_status,
@@ -40,8 +39,10 @@ from whatsapp_gateway.messaging.test_numbers import (
     test_number_verify,
     test_send,
 )
+from whatsapp_gateway.ui.reveal import reveal_active
 
 PAGE_SIZE = 50
+LIVE_STATUSES = {MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED}
 
 
 def _filtered(account, form: MessageFilterForm):
@@ -74,17 +75,8 @@ def _filtered(account, form: MessageFilterForm):
 
 
 def _reveal(request: HttpRequest) -> bool:
-    """Admins may show full numbers (``?reveal=1``); each reveal is audit-logged."""
-    if request.GET.get("reveal") != "1" or not request.membership.has_role(Role.ADMIN):
-        return False
-    audit_record(
-        account=request.account,
-        action="message_log.numbers_revealed",
-        request=request,
-        target_type="page",
-        target_id=request.path,
-    )
-    return True
+    """Admins see full numbers after asking with a POST (ui.reveal: recorded once, never on a GET)."""
+    return reveal_active(request, "message_log")
 
 
 @portal_view()
@@ -123,6 +115,8 @@ def detail_view(request: HttpRequest, message_id: str) -> HttpResponse:
             "can_admin": request.membership.has_role(Role.ADMIN),
             "policy_events": message.policy_events.all(),
             "wait_reason": message_wait_reason(message=message),
+            # read, failed, blocked and dry runs do not change any more: the page stops polling.
+            "message_is_live": message.status in LIVE_STATUSES,
         },
     )
 
@@ -200,8 +194,7 @@ def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
                         actor=request.user,
                         client_ip=client_ip(request),
                     )
-                    url = reverse("messaging:detail", args=[outcome.message_id])
-                    messages.success(request, f"Queued as message #{outcome.log_id}. Follow it: {url}")
+                    messages.success(request, f"Queued as message #{outcome.log_id}; its status follows below.")
                     return redirect(_tab_url(instance, "test-send") + f"&sent={outcome.message_id}")
         except TestSendError as exc:
             messages.error(request, exc.message)
@@ -221,7 +214,10 @@ def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
             "verify_form": verify_form,
             "cap": policy.PORTAL_TEST_DAILY_CAP,
             "used_today": portal_tests_today(account=account),
-            "last_sent": message_list(account=account).filter(public_id=sent_id).first() if sent_id else None,
+            "last_sent": (
+                last_sent := message_list(account=account).filter(public_id=sent_id).first() if sent_id else None
+            ),
+            "last_sent_is_live": last_sent is not None and last_sent.status in LIVE_STATUSES,
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -28,6 +28,8 @@ from whatsapp_gateway.suppression.forms import (
     SuppressionSearchForm,
 )
 from whatsapp_gateway.suppression.models import Suppression
+from whatsapp_gateway.ui.exports import record_when_done
+from whatsapp_gateway.ui.reveal import reveal_active
 
 
 def _is_admin(request: HttpRequest) -> bool:
@@ -61,16 +63,7 @@ def list_view(request: HttpRequest) -> HttpResponse:
         reason=criteria.get("reason", ""),
     )
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    reveal = False
-    if request.GET.get("reveal") == "1" and _is_admin(request):
-        reveal = True
-        audit_record(
-            account=account,
-            action="suppression.numbers_revealed",
-            request=request,
-            target_type="suppression_list",
-            metadata={"query": criteria.get("q", ""), "page": page.number},
-        )
+    reveal = reveal_active(request, "suppression")  # asked for with a POST (ui.reveal), never recorded on a GET
     for s in page:
         s.recipient_shown = s.recipient if reveal else mask_sender(s.recipient)
     params = {k: v for k, v in request.GET.items() if k not in ("page", "reveal")}
@@ -184,14 +177,19 @@ def export_view(request: HttpRequest) -> StreamingHttpResponse:
         include_removed=bool(criteria.get("removed")),
         reason=criteria.get("reason", ""),
     )
-    audit_record(
-        account=request.account,
-        action="suppression.exported",
-        request=request,
-        target_type="suppression_list",
-        metadata={"query": criteria.get("q", ""), "include_removed": bool(criteria.get("removed"))},
+
+    def record(count: int) -> None:
+        audit_record(
+            account=request.account,
+            action="suppression.exported",
+            request=request,
+            target_type="suppression_list",
+            metadata={"query": criteria.get("q", ""), "include_removed": bool(criteria.get("removed")), "rows": count},
+        )
+
+    response = StreamingHttpResponse(
+        record_when_done(_export_rows(rows.iterator(chunk_size=1000)), record), content_type="text/csv"
     )
-    response = StreamingHttpResponse(_export_rows(rows.iterator(chunk_size=1000)), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="suppressed-recipients-{timezone.now():%Y%m%d-%H%M%S}.csv"'
     response["Cache-Control"] = "no-store"
     return response

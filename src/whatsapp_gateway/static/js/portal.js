@@ -67,6 +67,14 @@
   window.addEventListener("resize", markScrollables);
   document.addEventListener("htmx:afterSwap", markScrollables);
 
+  // Cancel buttons inside a <details> (e.g. rename) close it and give focus back to its summary.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-close-details]") : null;
+    if (!button) return;
+    var details = button.closest("details");
+    if (details) { details.removeAttribute("open"); details.querySelector("summary").focus(); }
+  });
+
   // Close the user menu with Escape or a click elsewhere.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;

@@ -20,6 +20,11 @@ def when(value: dt.datetime | None, precision: str = "seconds", empty: str = "â€
 
     Seconds at most (never microseconds); ``precision`` is "seconds", "minutes" or "date".
     """
+    if isinstance(value, str):  # ISO 8601 kept in JSON (e.g. a message's status history)
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return format_html("{}", value)
     if not value:
         return format_html('<span class="muted">{}</span>', empty)
     if not isinstance(value, dt.datetime):
@@ -72,3 +77,25 @@ def width_class(percent: int | float | None) -> str:
     if value > 0 and step == 0:
         step = 5  # a non-zero figure is never drawn as an empty bar
     return f"w-{step}"
+
+
+@register.simple_tag(takes_context=True)
+def live(context, element_id: str, seconds: int = 5, active: bool = True) -> str:
+    """``<div {% live "message-log" 5 %}>``: the element refreshes itself every few seconds (htmx polling).
+
+    htmx fetches this same page and swaps in the element with the same id, so the view needs no partial template;
+    a page that answers with a redirect (signed out) simply stops updating. ``active=False`` renders only the id
+    (e.g. a message in a final state has nothing left to wait for).
+    """
+    if not active:
+        return format_html('id="{}"', element_id)
+    request = context.get("request")
+    path = request.get_full_path() if request is not None else ""
+    return format_html(
+        'id="{}" hx-get="{}" hx-trigger="every {}s" hx-select="#{}" hx-swap="outerHTML" data-live="{}"',
+        element_id,
+        path,
+        int(seconds),
+        element_id,
+        int(seconds),
+    )
