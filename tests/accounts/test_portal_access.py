@@ -93,3 +93,26 @@ def test_members_of_another_account_get_404_on_member_actions(charlie_client, me
         assert_other_account_gets_404(
             charlie_client, f"/account/members/{member_bob.public_id}/{action}/", methods=("post",)
         )
+
+
+def test_audit_log_details_are_readable_text_and_filter_by_actor_action_and_date(alice_client, owner_alice):
+    import datetime as dt
+
+    from whatsapp_gateway.accounts.models import AuditLog
+
+    account = owner_alice.account
+    AuditLog.objects.create(
+        account=account,
+        actor_label="bob@example.com",
+        action="api_key.created",
+        metadata={"full_numbers": True, "filters": {"status": "queued"}},
+    )
+    old = AuditLog.objects.create(account=account, actor_label="alice@example.com", action="webhook.updated")
+    AuditLog.objects.filter(pk=old.pk).update(created_at=dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC))
+    html = alice_client.get("/account/audit-log/").content.decode()
+    assert "Full numbers</span> yes" in html and "status queued" in html and "{&#x27;" not in html
+    assert "api_key.created" in alice_client.get("/account/audit-log/", {"actor": "bob@"}).content.decode()
+    assert "webhook.updated" not in alice_client.get("/account/audit-log/", {"actor": "bob@"}).content.decode()
+    dated = alice_client.get("/account/audit-log/", {"date_from": "2026-01-05", "date_to": "2026-01-05"})
+    assert "webhook.updated" in dated.content.decode() and "api_key.created" not in dated.content.decode()
+    assert alice_client.get("/account/audit-log/", {"date_from": "nonsense"}).status_code == 200

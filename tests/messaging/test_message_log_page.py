@@ -116,3 +116,21 @@ def test_another_accounts_message_is_404(charlie_client, log):
 def test_the_logs_tab_lists_the_instances_messages(alice_client, log, alice_instance):
     response = alice_client.get(f"/instances/{alice_instance.public_id}/manage?tab=logs")
     assert response.status_code == 200 and rows(response) == 3
+
+
+def test_csv_export_uses_the_filters_is_formula_safe_and_is_recorded_when_complete(alice_client, owner_alice, log):
+    send(owner_alice.account, phone="+966501234577", text="=HYPERLINK(1) Your order has shipped.")
+    answer = alice_client.get("/messages/export.csv", {"q": "shipped"})
+    assert answer.status_code == 200 and answer["Content-Type"].startswith("text/csv") and answer.streaming
+    assert not AuditLog.objects.filter(action="message_log.exported").exists()  # nothing until the file is sent
+    body = b"".join(answer.streaming_content).decode("utf-8-sig")
+    lines = body.strip().splitlines()
+    assert lines[0].startswith("log_id,message_id,created_at")
+    assert len(lines) == 4  # the three texts containing "shipped"; "Code 1234" is filtered out
+    assert "'=HYPERLINK(1)" in body and "+966501234567" not in body and "+9665****4567" in body
+    entry = AuditLog.objects.get(action="message_log.exported")
+    assert entry.metadata["rows"] == 3 and entry.metadata["filters"] == {"q": "shipped"}
+
+
+def test_search_in_message_text(alice_client, log):
+    assert rows(alice_client.get("/messages", {"q": "code 12"})) == 1

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from whatsapp_gateway.accounts import selectors, services
@@ -108,7 +111,33 @@ def member_remove(request: HttpRequest, membership_id: str) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     entries = selectors.audit_log_for_account(account=request.account)
     action = request.GET.get("action", "").strip()
+    actor = request.GET.get("actor", "").strip()
     if action:
         entries = entries.filter(action__startswith=action)
+    if actor:
+        entries = entries.filter(actor_label__icontains=actor)
+    tz = timezone.get_current_timezone()  # the account's (ui.middleware): days are its local days
+    dates = {}
+    for key in ("date_from", "date_to"):
+        try:
+            dates[key] = dt.date.fromisoformat(request.GET.get(key, ""))
+        except ValueError:
+            dates[key] = None
+    if dates["date_from"]:
+        entries = entries.filter(created_at__gte=dt.datetime.combine(dates["date_from"], dt.time.min, tzinfo=tz))
+    if dates["date_to"]:
+        end = dates["date_to"] + dt.timedelta(days=1)
+        entries = entries.filter(created_at__lt=dt.datetime.combine(end, dt.time.min, tzinfo=tz))
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(request, "accounts/audit_log.html", {"page": page, "action": action, "active_nav": "account"})
+    return render(
+        request,
+        "accounts/audit_log.html",
+        {
+            "page": page,
+            "action": action,
+            "actor": actor,
+            "date_from": dates["date_from"] or "",
+            "date_to": dates["date_to"] or "",
+            "active_nav": "account",
+        },
+    )

@@ -78,6 +78,9 @@ BLOCK_CODES = [code for code, _, _ in policy.ERROR_TABLE if not code.startswith(
 
 
 class MessageFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False, max_length=100, label="Text contains", widget=forms.TextInput(attrs={"type": "search"})
+    )
     instance = forms.ChoiceField(required=False)
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *MessageStatus.choices])
     purpose = forms.ChoiceField(

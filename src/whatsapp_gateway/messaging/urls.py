@@ -6,5 +6,6 @@ app_name = "messaging"
 
 urlpatterns = [
     path("messages", views.log_view, name="log"),
+    path("messages/export.csv", views.export_view, name="export"),
     path("messages/<str:message_id>", views.detail_view, name="detail"),
 ]

@@ -6,19 +6,22 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
+from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.instances.tabs import render_tab
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.client_ip import client_ip
-from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
+from whatsapp_gateway.lib.csv_export import csv_stream
+from whatsapp_gateway.lib.phone import InvalidPhoneNumber, mask, normalize_e164
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.forms import MessageFilterForm, TestNumberAddForm, TestNumberVerifyForm, TestSendForm
 from whatsapp_gateway.messaging.guard.checks import phone_hash
@@ -39,6 +42,7 @@ from whatsapp_gateway.messaging.test_numbers import (
     test_number_verify,
     test_send,
 )
+from whatsapp_gateway.ui.exports import record_when_done
 from whatsapp_gateway.ui.reveal import reveal_active
 
 PAGE_SIZE = 50
@@ -59,6 +63,8 @@ def _filtered(account, form: MessageFilterForm):
             qs = qs.filter(**{column: data[field]})
     if data.get("decision"):
         qs = qs.filter(decision=data["decision"])
+    if data.get("q"):
+        qs = qs.filter(text__icontains=data["q"])
     tz = account_tz(account)
     if data.get("date_from"):
         qs = qs.filter(created_at__gte=dt.datetime.combine(data["date_from"], dt.time.min, tzinfo=tz))
@@ -99,6 +105,59 @@ def log_view(request: HttpRequest) -> HttpResponse:
             "plan": account.plan,
         },
     )
+
+
+EXPORT_HEADER = [
+    "log_id", "message_id", "created_at", "instance", "to", "purpose", "source", "status", "block_code",
+    "risk_score", "template", "text",
+]  # fmt: skip
+
+
+def _export_rows(rows, *, reveal: bool):
+    for m in rows:
+        yield [
+            m.log_id,
+            m.public_id,
+            timezone.localtime(m.created_at).isoformat(timespec="seconds"),
+            m.instance.name if m.instance else m.instance_ref,
+            m.phone_e164 if reveal else mask(m.phone_e164) if m.phone_e164 else "",
+            m.purpose,
+            m.source,
+            m.status,
+            m.block_code,
+            m.risk_score,
+            m.template.name if m.template_id else "",
+            m.text,
+        ]
+
+
+@portal_view()
+@require_GET
+def export_view(request: HttpRequest) -> StreamingHttpResponse:
+    """The log as CSV with the page's filters, streamed, formula-safe; recorded once the file was sent in full."""
+    account = request.account
+    instances = Instance.objects.filter(account=account).order_by("name")
+    form = MessageFilterForm(request.GET or None, instances=instances)
+    reveal = _reveal(request)
+    rows = _filtered(account, form).select_related("instance", "template").iterator(chunk_size=1000)
+    filters = {k: v for k, v in request.GET.items() if k not in ("page", "reveal")}
+
+    def record(count: int) -> None:
+        audit_record(
+            account=account,
+            action="message_log.exported",
+            request=request,
+            target_type="message_log",
+            metadata={"filters": filters, "full_numbers": reveal, "rows": count},
+        )
+
+    response = StreamingHttpResponse(
+        record_when_done(csv_stream(EXPORT_HEADER, _export_rows(rows, reveal=reveal)), record),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="messages-{timezone.now():%Y%m%d-%H%M%S}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @portal_view()

@@ -99,3 +99,21 @@ def live(context, element_id: str, seconds: int = 5, active: bool = True) -> str
         element_id,
         int(seconds),
     )
+
+
+def _readable(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_readable(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(_readable(v) for v in value) or "none"
+    return "—" if value in (None, "") else str(value)
+
+
+@register.filter
+def details(metadata: object) -> list[tuple[str, str]]:
+    """An audit entry's metadata as (label, text) pairs: ``{"full_numbers": true}`` -> ("Full numbers", "yes")."""
+    if not isinstance(metadata, dict):
+        return [("Details", _readable(metadata))] if metadata else []
+    return [(str(key).replace("_", " ").capitalize(), _readable(value)) for key, value in metadata.items()]
