@@ -52,7 +52,7 @@ def test_the_list_shows_messages_with_masked_senders(alice_client, alice_instanc
     html = response.content.decode()
     assert response.status_code == 200
     assert "Hello there" in html and "+9665****5678" in html and "+966512345678" not in html
-    assert "support-line" in html and "Text" in html and "Not forwarded" in html
+    assert "support-line" in html and "Text" in html and "no 3CX" in html and "3CX forwarding" in html
 
 
 def test_an_admin_reveals_numbers_with_a_post_that_is_audited_once(alice_client, alice_instance):

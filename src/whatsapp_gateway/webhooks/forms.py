@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from whatsapp_gateway.webhooks import services
 from whatsapp_gateway.webhooks.catalogue import EVENT_TYPES
@@ -21,6 +22,15 @@ class WebhookForm(forms.Form):
         error_messages={"required": "Pick at least one event."},
     )
     is_enabled = forms.BooleanField(required=False, label="Enabled", initial=True)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS:
+            # Say what this gateway really accepts: the operator's development flag also allows http and local hosts.
+            self.fields["destination_url"].help_text = (
+                "https:// in production. This gateway runs in development mode, so http:// and local addresses "
+                "(e.g. http://127.0.0.1:9000/hook) are accepted too. Redirects are not followed."
+            )
 
     def clean_destination_url(self) -> str:
         try:
