@@ -141,9 +141,18 @@ def test_the_form_refuses_bad_values(alice_client, alice_instance, field, value,
 
 
 @pytest.mark.django_db
-def test_inbound_needs_a_webhook_url(alice_client, alice_instance):
-    response = alice_client.post("/integrations/3cx/new", create_form(alice_instance, endpoint_url=""))
-    assert "Inbound forwarding needs the 3CX Webhook URL" in response.content.decode()
+def test_creation_with_defaults_works_before_3cx_gives_its_webhook_url(alice_client, alice_instance):
+    # 3CX shows its Webhook URL only after it has our Provider URL: creation must not need it.
+    response = alice_client.post("/integrations/3cx/new", create_form(alice_instance, endpoint_url=""), follow=True)
+    html = response.content.decode()
+    integration = Integration.objects.get()
+    assert integration.inbound_enabled is False
+    assert "Next step: in 3CX, add a Generic SMS provider with the Provider URL" in html and "provider-url" in html
+    # Editing later still needs the URL before inbound can be switched on.
+    edit = alice_client.post(
+        f"/integrations/3cx/{integration.public_id}/edit", create_form(alice_instance, endpoint_url="")
+    )
+    assert "Inbound forwarding needs the 3CX Webhook URL" in edit.content.decode()
 
 
 @pytest.mark.django_db

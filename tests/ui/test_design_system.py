@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from django.template import Context, Template
 from django.template.loader import get_template
+from django.test import RequestFactory
 from django.utils import timezone
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +98,22 @@ def test_width_class(value, expected):
     from whatsapp_gateway.ui.templatetags.ui_tags import width_class
 
     assert width_class(value) == expected
+
+
+def test_members_page_shows_pending_invitations(alice_client, owner_alice, rf):
+    from whatsapp_gateway.accounts.services import member_invite
+
+    request = rf.post("/account/members/")
+    request.user = owner_alice.user
+    member_invite(account=owner_alice.account, email="new.person@example.com", role="member", request=request)
+    html = alice_client.get("/account/members/").content.decode()
+    assert html.count('data-testid="pending-invite"') == 1 and "new.person@example.com" in html
+
+
+def test_the_verification_page_says_where_a_laptops_emails_go(client, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = "/tmp/gateway-mail"
+    html = get_template("account/verification_sent.html").render(
+        {"mail_folder": settings.EMAIL_FILE_PATH}, RequestFactory().get("/")
+    )
+    assert "/tmp/gateway-mail" in html and "Verify Your Email Address" in html

@@ -32,4 +32,8 @@ def portal(request: HttpRequest) -> dict:
         "gateway_version": settings.VERSION,
         "gateway_provider": settings.GATEWAY_PROVIDER,
         "signup_enabled": settings.GATEWAY_SIGNUP_ENABLED,
+        # Without SMTP settings emails are written to files: the sign-up pages say where to find them.
+        "mail_folder": getattr(settings, "EMAIL_FILE_PATH", "")
+        if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend")
+        else "",
     }

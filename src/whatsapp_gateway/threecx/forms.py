@@ -206,8 +206,15 @@ class IntegrationForm(forms.Form):
                     f"Unknown placeholder {', '.join(wrong)}. Use {', '.join(call_templates.PLACEHOLDERS)}.",
                 )
         has_saved_url = bool(self.integration and self.integration.delivery_endpoint_id)
+        self.inbound_deferred = False
         if cleaned.get("inbound_enabled") and not cleaned.get("endpoint_url") and not has_saved_url:
-            self.add_error("endpoint_url", "Inbound forwarding needs the 3CX Webhook URL (or turn inbound off).")
+            if self.integration is None:
+                # 3CX shows its Webhook URL only after it has our Provider URL, which exists only once the
+                # integration does: create it with inbound off and guide the second step (see the view's message).
+                cleaned["inbound_enabled"] = False
+                self.inbound_deferred = True
+            else:
+                self.add_error("endpoint_url", "Inbound forwarding needs the 3CX Webhook URL (or turn inbound off).")
         return cleaned
 
     def settings_fields(self) -> dict:

@@ -96,6 +96,12 @@ def create_view(request: HttpRequest) -> HttpResponse:
         )
         _remember_once(request, integration, credentials)
         messages.success(request, "Integration created. Copy the secret and the API key now: they are shown once.")
+        if form.inbound_deferred:
+            messages.info(
+                request,
+                "Next step: in 3CX, add a Generic SMS provider with the Provider URL below. 3CX then shows its Webhook "
+                "URL: paste it under Edit → 3CX Webhook URL and tick Inbound to forward customers' messages.",
+            )
         return redirect("threecx:detail", integration_id=integration.public_id)
     return render(request, "threecx/form.html", _form_context(request, form, None))
 
