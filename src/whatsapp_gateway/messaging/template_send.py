@@ -6,7 +6,7 @@ WhatsApp template (``type: "template"``); one reviewed by our operators goes out
 provider. Only approved utility and authentication templates are sent. A free-form text (a reviewed template is
 one too) to a Cloud API recipient who has not written in 24 hours is refused at once: Meta would fail it later.
 
-``send_checks(request)`` returns the guard's check list with these checks in place; each check returns a
+``send_checks(request)`` returns the guard's check lists with these checks in place; each check returns a
 ``lib.errors`` block or ``None``, like the guard's.
 """
 
@@ -177,8 +177,9 @@ def send_risk_assess(ctx: GuardContext, req: TemplateRequest | None) -> None:
     ctx.reasons = [*ctx.reasons, *reasons]
 
 
-def send_checks(req: TemplateRequest | None) -> list[Check]:
-    """The guard's unlocked checks with the template checks (when ``req``) and the window check in place."""
+def send_checks(req: TemplateRequest | None) -> tuple[list[Check], list[Check]]:
+    """The guard's field checks and record checks (``guard.FIELD_CHECKS``, ``guard.RECORD_CHECKS``) with the
+    template checks (when ``req``) and the window check in place."""
 
     def check_template_fields(ctx: GuardContext) -> errors.GatewayError | None:
         block = _parse(ctx, req)
@@ -201,13 +202,16 @@ def send_checks(req: TemplateRequest | None) -> list[Check]:
             details={"hint": WINDOW_HINT},
         )
 
-    checks: list[Check] = []
-    for check in guard.UNLOCKED_CHECKS:
-        if check is check_fields and req is not None:
-            checks.append(check_template_fields)
-        checks.append(check)
-        if check is check_instance and req is not None:
-            checks.append(check_template)
-        if check is check_suppression:
-            checks.append(check_conversation_window)
-    return checks
+    def place(base: list[Check]) -> list[Check]:
+        checks: list[Check] = []
+        for check in base:
+            if check is check_fields and req is not None:
+                checks.append(check_template_fields)
+            checks.append(check)
+            if check is check_instance and req is not None:
+                checks.append(check_template)
+            if check is check_suppression:
+                checks.append(check_conversation_window)
+        return checks
+
+    return place(guard.FIELD_CHECKS), place(guard.RECORD_CHECKS)

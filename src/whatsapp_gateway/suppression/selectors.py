@@ -62,9 +62,11 @@ def suppressions_matching(
 
 
 @cache
-def _number_sql() -> str:
+def suppression_number_sql() -> str:
     """One statement doing what ``identity_expand`` + ``suppressions_matching`` do for a single E.164 number: the
-    number itself, and every WhatsApp id of the account's contacts with that number, in either column."""
+    number itself, and every WhatsApp id of the account's contacts with that number, in either column. Named
+    parameters ``account``, ``phone`` and ``blocked`` (``SuppressionReason.BLOCKED``); the send guard also embeds
+    it in its one read statement (``messaging.guard.reads``)."""
     from whatsapp_gateway.inbound.models import Contact, ContactIdentity
 
     ids = (
@@ -85,7 +87,7 @@ def suppression_find(*, account: Account, phone_e164: str, aliases: Iterable[str
     if phone_e164 and not aliases:
         # The send guard's case (every send): one prepared statement instead of two ORM-built queries.
         params = {"account": account.pk, "phone": phone_e164, "blocked": SuppressionReason.BLOCKED.value}
-        return next(iter(Suppression.objects.raw(_number_sql(), params)), None)
+        return next(iter(Suppression.objects.raw(suppression_number_sql(), params)), None)
     matches = list(suppressions_matching(account=account, phone_e164=phone_e164, aliases=aliases))
     if not matches:
         return None

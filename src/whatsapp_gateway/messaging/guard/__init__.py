@@ -10,10 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from whatsapp_gateway.lib.errors import GatewayError
-from whatsapp_gateway.messaging.guard.checks import LOCKED_CHECKS, UNLOCKED_CHECKS, Check
+from whatsapp_gateway.messaging.guard.checks import (
+    FIELD_CHECKS,
+    LOCKED_CHECKS,
+    RECORD_CHECKS,
+    UNLOCKED_CHECKS,
+    Check,
+    check_sending_enabled,
+)
 from whatsapp_gateway.messaging.guard.context import GuardContext
 
-__all__ = ["LOCKED_CHECKS", "UNLOCKED_CHECKS", "GuardContext", "run"]
+__all__ = [
+    "FIELD_CHECKS",
+    "LOCKED_CHECKS",
+    "RECORD_CHECKS",
+    "UNLOCKED_CHECKS",
+    "GuardContext",
+    "check_sending_enabled",
+    "run",
+]
 
 
 def run(ctx: GuardContext, checks: Iterable[Check]) -> GatewayError | None:

@@ -121,7 +121,13 @@ def check_instance(ctx: GuardContext) -> Block | None:
     from whatsapp_gateway.apikeys.selectors import api_key_allows_instance
 
     instance = ctx.instance
-    if instance is None:
+    reads = ctx.reads
+    if instance is None and reads is not None and reads.matches_instance(ctx.raw_instance_ref.strip()):
+        instance = reads.instance
+        if instance is None:
+            ctx.instance = None
+            return errors.InvalidInstance(details={"field": "instance_id"})
+    elif instance is None:
         ref = ctx.raw_instance_ref.strip()
         # A prepared statement (this runs on every send); not the encrypted credentials: nothing here needs them.
         with connection.cursor() as cursor:
@@ -172,7 +178,11 @@ def check_suppression(ctx: GuardContext) -> Block | None:
     from whatsapp_gateway.suppression.selectors import suppression_find
 
     # suppression_find expands the number to every WhatsApp id and number known for the same contact.
-    found = suppression_find(account=ctx.account, phone_e164=ctx.phone_e164)
+    reads = ctx.reads
+    if reads is not None and reads.phone_e164 == ctx.phone_e164:
+        found = reads.suppression
+    else:
+        found = suppression_find(account=ctx.account, phone_e164=ctx.phone_e164)
     if found is None:
         return None
     by_keyword = found.reason == SuppressionReason.OPTED_OUT and found.source == SuppressionSource.KEYWORD
@@ -343,22 +353,17 @@ def check_sending_enabled(ctx: GuardContext) -> Block | None:
     """The operator's kill switch (operations app): while it is off every send answers ``sending_disabled`` 503."""
     from whatsapp_gateway.operations.services import sending_is_enabled
 
-    if not sending_is_enabled():
+    enabled = ctx.reads.sending_enabled if ctx.reads is not None else sending_is_enabled()
+    if not enabled:
         return errors.SendingDisabled(headers={"Retry-After": "300"})
     return None
 
 
 # Checks that read only committed data run before the account's row is locked; the limit checks run under it.
 # The kill switch comes first: authentication has already run in the API layer.
-UNLOCKED_CHECKS: list[Check] = [
-    check_sending_enabled,
-    check_fields,
-    check_purpose_present,
-    check_purpose_allowed,
-    check_instance,
-    check_module,
-    check_paused,
-    check_connected,
-    check_suppression,
-]
+# The send service runs them in three steps around its one read statement (``guard.reads``): the field checks
+# (no database), the reads, then the kill switch, the field checks' block if any, and the record checks.
+FIELD_CHECKS: list[Check] = [check_fields, check_purpose_present, check_purpose_allowed]
+RECORD_CHECKS: list[Check] = [check_instance, check_module, check_paused, check_connected, check_suppression]
+UNLOCKED_CHECKS: list[Check] = [check_sending_enabled, *FIELD_CHECKS, *RECORD_CHECKS]
 LOCKED_CHECKS: list[Check] = [check_plan_limits, check_velocity, check_warmup, check_risk, check_provider]

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from whatsapp_gateway.accounts.models import Account
     from whatsapp_gateway.apikeys.models import ApiKey
     from whatsapp_gateway.instances.models import Instance
+    from whatsapp_gateway.messaging.guard.reads import SendReads
     from whatsapp_gateway.messaging.guard.usage import UsageSnapshot
 
 
@@ -42,6 +43,7 @@ class GuardContext:
     risk_score: int = 0
     reasons: list[str] = field(default_factory=list)
     usage: UsageSnapshot | None = None
+    reads: SendReads | None = None  # one statement's reads for the checks (guard.reads), when loaded
     # headers for the success response (RateLimit / RateLimit-Policy)
     headers: dict[str, str] = field(default_factory=dict)
 

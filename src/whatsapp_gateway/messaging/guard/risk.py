@@ -66,12 +66,18 @@ def history_rules(ctx: GuardContext) -> tuple[int, list[str]]:
     from django.db import connection
 
     score, reasons = 0, []
-    since = connection.ops.adapt_datetimefield_value(ctx.now - dt.timedelta(hours=24))
-    with connection.cursor() as cursor:
-        cursor.execute(_IDENTICAL_SQL, [ctx.account.pk, ctx.text_hash, since, ctx.phone_hash])
-        others = int(cursor.fetchone()[0])
-        cursor.execute(_RECIPIENTS_SQL, [ctx.instance.pk, since])
-        recipients = {row[0] for row in cursor.fetchall()}
+    reads = ctx.reads
+    wrote = None
+    if reads is not None and reads.matches_history(ctx):  # read with the checks' statement (guard.reads)
+        others, recipients = reads.identical_recipients, set(reads.recent_recipients)
+        wrote = reads.recipients_who_wrote
+    else:
+        since = connection.ops.adapt_datetimefield_value(ctx.now - dt.timedelta(hours=24))
+        with connection.cursor() as cursor:
+            cursor.execute(_IDENTICAL_SQL, [ctx.account.pk, ctx.text_hash, since, ctx.phone_hash])
+            others = int(cursor.fetchone()[0])
+            cursor.execute(_RECIPIENTS_SQL, [ctx.instance.pk, since])
+            recipients = {row[0] for row in cursor.fetchall()}
     if others >= policy.RISK_IDENTICAL_TEXT_RECIPIENTS:
         score += policy.RISK_IDENTICAL_TEXT_POINTS
         reasons.append(
@@ -81,12 +87,16 @@ def history_rules(ctx: GuardContext) -> tuple[int, list[str]]:
     recipients.add(ctx.phone_e164)
     if len(recipients) >= policy.RISK_NEVER_WROTE_MIN_RECIPIENTS:
         wrote = (
-            Conversation.objects.filter(
-                instance=ctx.instance, contact__phone_e164__in=recipients, last_inbound_at__isnull=False
+            wrote
+            if wrote is not None
+            else (
+                Conversation.objects.filter(
+                    instance=ctx.instance, contact__phone_e164__in=recipients, last_inbound_at__isnull=False
+                )
+                .values("contact__phone_e164")
+                .distinct()
+                .count()
             )
-            .values("contact__phone_e164")
-            .distinct()
-            .count()
         )
         share = 1 - wrote / len(recipients)
         if share >= policy.RISK_NEVER_WROTE_SHARE:
