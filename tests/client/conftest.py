@@ -22,6 +22,7 @@ from tests.cli.test_run_process import cli, embedded_env, free_port, stop, wait_
 
 CTL = Path(__file__).with_name("gateway_ctl.py")
 WAIT_SECONDS = 60  # how long a test polls for something asynchronous (a receipt, a delivery) before failing
+STARTUP_SECONDS = 240  # migrate + demo + gunicorn + worker; polled, so only a crowded machine waits this long
 
 
 @dataclass
@@ -168,7 +169,7 @@ def live_gateway(tmp_path_factory) -> Iterator[LiveGateway]:
     receiver = Receiver()
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for(url + "/healthz", process)
+        wait_for(url + "/healthz", process, STARTUP_SECONDS)
         gateway = LiveGateway(url=url, env=env, receiver=receiver, setup={})
         gateway.setup = gateway.ctl("setup", receiver.url)
         yield gateway
