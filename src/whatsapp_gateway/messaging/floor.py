@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from ninja import Router
 
@@ -30,10 +30,13 @@ _FIELDS = [f for f in Message._meta.concrete_fields if not f.primary_key]
 def _insert_sql(vendor: str) -> str:
     """Creates the floor's table once (the message table's columns, no indexes: the cheapest row of that width)."""
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} AS SELECT * FROM {Message._meta.db_table} WHERE 1 = 0"  # noqa: S608
-        )
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} AS SELECT * FROM {Message._meta.db_table} WHERE 1 = 0"  # noqa: S608
+            )
+    except DatabaseError:  # another process created it at the same moment (PostgreSQL's catalog race)
+        pass
     return (
         f"INSERT INTO {FLOOR_TABLE} ({', '.join(quote(f.column) for f in _FIELDS)}) "  # noqa: S608 - model columns
         f"VALUES ({', '.join(['%s'] * len(_FIELDS))})"
