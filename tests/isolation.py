@@ -45,6 +45,7 @@ NOT_PORTAL_ROUTES: dict[str, str] = {
     "api:": "the JSON API authenticates with an API key; tests/messaging covers invalid_instance / 404 per key",
     "threecx:threecx_api:": "the 3CX webhook authenticates per integration; tests/threecx/test_webhook_auth.py",
     "providers:callback": "provider callbacks authenticate with a per-instance token; tests/providers",
+    "dashboard:chart": "<name> is a chart kind, not an object id; every chart reads the signed-in account's own data",
 }
 # Route prefixes owned by libraries: the operator back office (staff only) and allauth (keys, not object ids).
 LIBRARY_PREFIXES = ("admin/", "accounts/")

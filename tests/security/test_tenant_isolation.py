@@ -31,6 +31,8 @@ def test_another_account_gets_404_for_every_object_route(charlie_client, alice_w
         if not route.keywords:
             continue
         path = _path(route, alice_world)
+        if path.startswith("/dashboard/charts/"):
+            continue  # <name> is a chart kind, not another account's object: charts read the own account only
         statuses = {method: getattr(charlie_client, method)(path, {}).status_code for method in ("get", "post")}
         # A method the view does not take answers 405 whoever asks (it reveals nothing); the one it takes is 404.
         assert set(statuses.values()) <= {404, 405} and 404 in statuses.values(), (

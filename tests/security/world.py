@@ -64,6 +64,7 @@ def build_world(membership, capture) -> dict[str, str]:
         "event": event.public_id,
         "integration": integration.public_id,
         "template": template.public_id,
+        "chart": "sends",  # a chart kind of the dashboard, not an object: it always reads the own account
     }
 
 
@@ -80,6 +81,7 @@ ROUTE_VALUES = {
     "event_id": "event",
     "integration_id": "integration",
     "template_id": "template",
+    "dashboard/charts/:name": "chart",
 }
 
 
