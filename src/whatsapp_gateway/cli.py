@@ -8,6 +8,7 @@ check     Django system checks (``--deploy`` for production settings)
 demo      create the demo account idempotently (``--json`` for scripts)
 manage    any Django management command, e.g. ``whatsapp-gateway manage createsuperuser``
 simulate  act as a sandbox instance's simulated phone (scan, inbound, stop, call, …)
+guard     the content policy: ``guard check "TEXT"`` and ``guard eval FILE.jsonl``
 ready     exit 0 when the database and job broker answer (container health checks)
 rotate-keys  re-encrypt every secret at rest with the first GATEWAY_ENCRYPTION_KEYS key
 """
@@ -22,6 +23,8 @@ import signal
 import subprocess
 import sys
 import time
+
+from whatsapp_gateway.messaging.guard.cli import add_parser as add_guard_parser
 
 
 def _setup_django() -> None:
@@ -373,13 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_parser(sub)
     add_webhook_listen_parser(sub)
     add_fake_3cx_parser(sub)
+    add_guard_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.func(args)
+    status = args.func(args)
+    if isinstance(status, int) and status:
+        sys.exit(status)
 
 
 if __name__ == "__main__":

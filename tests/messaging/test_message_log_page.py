@@ -7,6 +7,7 @@ import pytest
 from tests.isolation import assert_other_account_gets_404
 from whatsapp_gateway.accounts.models import AuditLog
 from whatsapp_gateway.lib import errors
+from whatsapp_gateway.messaging.guard import classifier, content, risk
 from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.messaging.services import send_message
 
@@ -95,12 +96,28 @@ def test_reveal_refuses_other_hosts_and_unknown_areas(alice_client, log):
     assert alice_client.get("/reveal-numbers").status_code == 405
 
 
-def test_detail_shows_guard_decision_reasons_and_history(alice_client, owner_alice, alice_instance):
-    outcome = send(owner_alice.account, text="Our exclusive offer: a discount on your next visit.")
+def test_detail_shows_guard_decision_reasons_and_history(alice_client, owner_alice, alice_instance, monkeypatch):
+    doubtful = content.ContentAssessment(
+        verdict=classifier.Verdict("marketing", 0.6, 0.6, 65, [], [], "test"),
+        score=65,
+        reasons=["announcement: new product, branch or collection ('brand new')"],
+    )
+    monkeypatch.setattr(risk, "assess_text", lambda text, purpose="": doubtful)
+    outcome = send(owner_alice.account, text="Our brand new branch hours start on Monday.")
     page = alice_client.get(f"/messages/{outcome.message_id}").content.decode()
     assert "Allowed, recorded for review" in page
-    assert "marketing_language" in page
+    assert "announcement: new product, branch or collection" in page
     assert 'data-testid="history"' in page and "queued" in page
+
+
+def test_a_blocked_message_offers_a_review_request(alice_client, owner_alice, alice_instance):
+    assert (
+        send(owner_alice.account, text="Flash sale! 40% off everything today only with code FLASH40, shop now") is None
+    )
+    blocked = Message.objects.get(status="blocked")
+    page = alice_client.get(f"/messages/{blocked.public_id}").content.decode()
+    assert "promotion: discount offer" in page
+    assert f"/templates/new?message={blocked.public_id}" in page
 
 
 def test_detail_of_a_blocked_message_shows_the_code(alice_client, log):

@@ -97,3 +97,18 @@ def test_test_numbers_of_another_account_cannot_be_used(alice_client, charlie_cl
 def test_the_tab_renders(alice_client, alice_instance):
     page = alice_client.get(tab(alice_instance)).content.decode()
     assert "My test numbers" in page and f"of {policy.PORTAL_TEST_DAILY_CAP} test messages" in page
+
+
+def test_check_first_shows_the_content_verdict_without_sending(alice_client, alice_instance):
+    number, code = add_number(alice_client, alice_instance)
+    alice_client.post(tab(alice_instance), {"action": "verify", "number": number.public_id, "code": code})
+    before = Message.objects.count()
+    promo = "Weekend flash sale! 30% off everything with code SAVE30, shop now 🛍️"
+    response = alice_client.post(
+        tab(alice_instance),
+        {"action": ["send", "check"], "number": number.public_id, "message": promo, "purpose": "support"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and 'data-testid="test-verdict"' in html
+    assert "Would be blocked" in html and "<mark>" in html
+    assert Message.objects.count() == before

@@ -127,6 +127,11 @@ def test_a_new_url_is_audited_by_its_masked_hint_only(alice_client, integration)
     [
         ("tpl_missed_call_text", "Hi {{customer_name}}", "Unknown placeholder {{customer_name}}"),
         ("tpl_missed_call_text", "", "An enabled template needs a text."),
+        (
+            "tpl_missed_call_text",
+            "Sorry we missed you! Use code CALL20 for 20% off your next order at {{business_name}}, today only!",
+            "The content policy would block this text as marketing",
+        ),
         ("allowed_ips", "10.0.0.0/8\nnot-an-ip", "&#x27;not-an-ip&#x27; is not an IP address"),
         ("endpoint_url", "http://pbx.example.com/sms/generic/x", "This URL cannot be used"),
         ("endpoint_url", "ftp://pbx.example.com/x", "This URL cannot be used"),

@@ -11,6 +11,7 @@ NAV_ITEMS = [
     ("instances", "Instances", "instances:list"),
     ("apikeys", "API keys", "apikeys:list"),
     ("messages", "Message log", "messaging:log"),
+    ("checker", "Message checker", "messaging:checker"),
     ("templates", "Templates", "message_templates:list"),
     ("suppression", "Suppressed recipients", "suppression:list"),
     ("inbound", "Inbound logs", "inbound:list"),

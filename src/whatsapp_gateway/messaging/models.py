@@ -82,6 +82,8 @@ class Message(models.Model):
     block_message = models.CharField(max_length=300, blank=True)
     block_details = models.JSONField(default=dict, blank=True)
     risk_score = models.PositiveSmallIntegerField(default=0)
+    # The content policy's category of the text: utility, authentication or marketing (empty before it ran).
+    category = models.CharField(max_length=16, blank=True, default="")
     reasons = models.JSONField(default=list, blank=True)
     counted = models.BooleanField(default=False, help_text="Counts toward plan, velocity and warm-up limits.")
 

@@ -35,9 +35,8 @@ PACING_MAX_JITTER_SECONDS = 3.0
 RISK_REVIEW_THRESHOLD = 50
 RISK_BLOCK_THRESHOLD = 80
 
-# Risk rules: (name, points, what it means). The score is the sum of the rules that fire, capped at 100.
-RISK_MARKETING_POINTS_PER_TERM = 20
-RISK_MARKETING_MAX_POINTS = 60
+# Risk rules: (name, what it means). The score is the content policy's score plus the points of the rules that fire,
+# capped at 100.
 RISK_LINK_SHORTENER_POINTS = 30
 RISK_MANY_LINKS_THRESHOLD = 3
 RISK_MANY_LINKS_POINTS = 20
@@ -48,9 +47,9 @@ RISK_NEVER_WROTE_SHARE = 0.8
 RISK_NEVER_WROTE_POINTS = 25
 RISK_RULES: list[tuple[str, str]] = [
     (
-        "marketing_language",
-        f"{RISK_MARKETING_POINTS_PER_TERM} points per marketing term in the text (English and Arabic lists), "
-        f"at most {RISK_MARKETING_MAX_POINTS}.",
+        "content",
+        "The content classifier's score for the text: 80 or more when it is confident the text is marketing, "
+        "50 to 79 when it is doubtful, below 50 for utility and authentication texts.",
     ),
     ("link_shortener", f"{RISK_LINK_SHORTENER_POINTS} points when the text contains a link-shortener URL."),
     ("many_links", f"{RISK_MANY_LINKS_POINTS} points for {RISK_MANY_LINKS_THRESHOLD} or more links."),
@@ -65,64 +64,15 @@ RISK_RULES: list[tuple[str, str]] = [
         f"recipients in the last 24 hours (at least {RISK_NEVER_WROTE_MIN_RECIPIENTS}) never wrote to it.",
     ),
 ]
-# Whole words/phrases (English, case-insensitive) and substrings (Arabic, which attaches prefixes such as ال).
-MARKETING_TERMS_EN: list[str] = [
-    "sale",
-    "discount",
-    "offer",
-    "limited time",
-    "buy now",
-    "order now",
-    "shop now",
-    "free gift",
-    "promo",
-    "promo code",
-    "coupon",
-    "deal",
-    "best price",
-    "cheap",
-    "exclusive",
-    "% off",
-    "win",
-    "winner",
-    "giveaway",
-    "click here",
-    "act now",
-    "black friday",
-]
-MARKETING_TERMS_AR: list[str] = [
-    "خصم",
-    "تخفيض",
-    "تخفيضات",
-    "عرض",
-    "عروض",
-    "مجانا",
-    "مجاني",
-    "كوبون",
-    "حصري",
-    "لفترة محدودة",
-    "اشتر الآن",
-    "تسوق الآن",
-    "اربح",
-    "فرصة",
-    "أفضل سعر",
-]
-LINK_SHORTENERS: list[str] = [
-    "bit.ly",
-    "tinyurl.com",
-    "goo.gl",
-    "t.co",
-    "ow.ly",
-    "is.gd",
-    "buff.ly",
-    "cutt.ly",
-    "rebrand.ly",
-    "shorturl.at",
-    "rb.gy",
-    "t.ly",
-    "tiny.cc",
-    "s.id",
-]
+# Link shorteners hide where a link goes; promotions and scams use them far more than receipts do.
+LINK_SHORTENERS: frozenset[str] = frozenset(
+    {
+        "bit.ly", "bitly.com", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly",
+        "shorturl.at", "rb.gy", "t.ly", "tiny.cc", "s.id", "bit.do", "lnkd.in", "shorte.st", "adf.ly", "bl.ink",
+        "short.io", "v.gd", "qr.ae", "clck.ru", "u.to", "x.co", "soo.gd", "wa.link", "linktr.ee", "heylink.me",
+        "tiny.one", "lnk.to", "urlz.fr", "shorturl.com", "kutt.it", "bitly.ws", "cli.re", "2u.pw", "lc.cx",
+    }
+)  # fmt: skip
 
 # Opt-out confirmation: one reply, within this many seconds of a keyword opt-out (CONTRACT.md §4)
 OPT_OUT_CONFIRMATION_WINDOW_SECONDS = 300

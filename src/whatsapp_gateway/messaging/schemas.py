@@ -71,7 +71,7 @@ class DryRunOut(Schema):
     success: bool = Field(True, examples=[True])
     status: str = Field(..., examples=["validated"])
     risk_score: int = Field(..., ge=0, le=100, examples=[20])
-    reasons: list[str] = Field(..., examples=[["marketing_language (+20): 'offer'"]])
+    reasons: list[str] = Field(..., examples=[["link: link shortener ('bit.ly/3xYz') +30"]])
 
 
 class ErrorOut(Schema):
@@ -82,7 +82,7 @@ class ErrorOut(Schema):
     message: str = Field(..., examples=["phone is not a valid phone number."])
     details: dict[str, Any] = Field(
         default_factory=dict,
-        description="Only the keys that apply: action, risk_score, limit, used, field, reasons, state.",
+        description="Only the keys that apply: action, risk_score, category, limit, used, field, reasons, state.",
     )
 
 
@@ -141,7 +141,12 @@ _EXAMPLE_DETAILS: dict[str, dict[str, Any]] = {
     "policy_violation": {
         "action": "block",
         "risk_score": 90,
-        "reasons": ["marketing_language (+60): 'buy now', 'discount', 'sale'", "link_shortener (+30): ..."],
+        "category": "marketing",
+        "reasons": [
+            "promotion: discount offer ('15% off your next')",
+            "promotion: coupon code ('code BACK15')",
+            "link: link shortener ('bit.ly/3xYz') +30",
+        ],
     },
 }
 

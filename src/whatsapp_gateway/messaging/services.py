@@ -20,8 +20,9 @@ from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, jid_to_e164, normalize_e164
 from whatsapp_gateway.lib.write_turn import write_turn
-from whatsapp_gateway.messaging import guard, policy
-from whatsapp_gateway.messaging.guard.checks import phone_hash
+from whatsapp_gateway.messaging import policy
+from whatsapp_gateway.messaging.guard import checks as guard_checks
+from whatsapp_gateway.messaging.guard.checks import check_instance, phone_hash
 from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
 from whatsapp_gateway.messaging.guard.reads import send_reads_load
 from whatsapp_gateway.messaging.guard.usage import usage_snapshot
@@ -206,24 +207,22 @@ def _guard_and_record(
 ) -> SendOutcome:
     # guard.UNLOCKED_CHECKS in their order, with every read they (and the risk history) need in one statement.
     field_checks, record_checks = send_checks(template_request)
-    field_block = guard.run(ctx, field_checks)
+    field_block = guard_checks.run(ctx, field_checks)
     send_reads_load(ctx)
-    block = guard.check_sending_enabled(ctx)
+    block = guard_checks.check_sending_enabled(ctx)
     if block is None:
-        block = field_block if field_block is not None else guard.run(ctx, record_checks)
+        block = field_block if field_block is not None else guard_checks.run(ctx, record_checks)
     if block is None:
         send_risk_assess(ctx, template_request)
     elif ctx.instance is None and isinstance(ctx.raw_instance_ref, str) and ctx.raw_instance_ref.strip():
         # Blocked before the instance check: still file the log entry under the instance when it is visible.
-        from whatsapp_gateway.messaging.guard.checks import check_instance
-
         check_instance(ctx)
     with write_turn():
         log_id = _next_log_id(ctx.account.pk)
         ctx.now = now()  # counts are taken under the lock, against this moment
         if block is None:
             ctx.usage = usage_snapshot(ctx)
-            block = guard.run(ctx, guard.LOCKED_CHECKS)
+            block = guard_checks.run(ctx, guard_checks.LOCKED_CHECKS)
         message = _message_create(
             ctx,
             log_id=log_id,
@@ -340,6 +339,7 @@ def _message_create(
         block_message=block.message[:300] if block is not None else "",
         block_details=block.details if block is not None else {},
         risk_score=ctx.risk_score,
+        category=ctx.category,
         reasons=list(ctx.reasons),
         counted=status == MessageStatus.QUEUED,
         provider=instance.provider if instance is not None else "",

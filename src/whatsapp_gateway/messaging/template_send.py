@@ -22,8 +22,10 @@ from whatsapp_gateway.lib import errors
 from whatsapp_gateway.message_templates.models import Template, TemplateCategory, TemplateSource, TemplateStatus
 from whatsapp_gateway.message_templates.selectors import template_find_for_send
 from whatsapp_gateway.message_templates.text import TemplateTextError, render, variable_count
-from whatsapp_gateway.messaging import guard, policy
+from whatsapp_gateway.messaging import policy
+from whatsapp_gateway.messaging.guard import checks as guard_checks
 from whatsapp_gateway.messaging.guard.checks import Check, check_fields, check_instance, check_suppression
+from whatsapp_gateway.messaging.guard.content import BLOCK, assess_text
 from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
 from whatsapp_gateway.messaging.guard.risk import history_rules, risk_assess
 
@@ -172,9 +174,18 @@ def send_risk_assess(ctx: GuardContext, req: TemplateRequest | None) -> None:
     if req is None or req.chosen is None:
         risk_assess(ctx)
         return
-    score, reasons = history_rules(ctx)
-    ctx.risk_score = min(score, 100)
-    ctx.reasons = [*ctx.reasons, *reasons]
+    ctx.category = req.chosen.category
+    score, reasons = 0, []
+    variables = " ".join(str(v) for v in req.variables).strip()
+    if variables:
+        # The template was reviewed; what fills its variables was not.
+        filled = assess_text(variables)
+        if filled.decision == BLOCK:
+            score, reasons = filled.score, [f"template variables: {r}" for r in filled.reasons]
+            ctx.category = filled.category
+    more, more_reasons = history_rules(ctx)
+    ctx.risk_score = min(score + more, 100)
+    ctx.reasons = [*ctx.reasons, *reasons, *more_reasons]
 
 
 def send_checks(req: TemplateRequest | None) -> tuple[list[Check], list[Check]]:
@@ -214,4 +225,4 @@ def send_checks(req: TemplateRequest | None) -> tuple[list[Check], list[Check]]:
                 checks.append(check_conversation_window)
         return checks
 
-    return place(guard.FIELD_CHECKS), place(guard.RECORD_CHECKS)
+    return place(guard_checks.FIELD_CHECKS), place(guard_checks.RECORD_CHECKS)

@@ -25,6 +25,7 @@ from whatsapp_gateway.lib.phone import InvalidPhoneNumber, mask, normalize_e164
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.forms import MessageFilterForm, TestNumberAddForm, TestNumberVerifyForm, TestSendForm
 from whatsapp_gateway.messaging.guard.checks import phone_hash
+from whatsapp_gateway.messaging.guard.content import assess_text, highlight_segments
 from whatsapp_gateway.messaging.guard.usage import account_tz
 from whatsapp_gateway.messaging.models import MessageStatus, TestNumber
 from whatsapp_gateway.messaging.selectors import (
@@ -201,8 +202,19 @@ def _flash_block(request: HttpRequest, exc: errors.GatewayError) -> None:
     messages.error(request, f"Blocked by the guard: {exc.code} — {exc.message}{extra}")
 
 
+def _test_send_verdict(text: str, purpose: str) -> dict:
+    """The content policy's verdict on a test text before it is sent (the same as the message checker's)."""
+    assessment = assess_text(text, purpose)
+    return {
+        "assessment": assessment,
+        "decision": assessment.decision,
+        "segments": highlight_segments(text, assessment.highlights),
+    }
+
+
 def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
     account = request.account
+    verdict = None
     add_form = TestNumberAddForm()
     send_form = TestSendForm(account=account, instance=instance)
     verify_form = TestNumberVerifyForm()
@@ -240,6 +252,10 @@ def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
                     test_number_remove(test_number=number, actor=request.user)
                     messages.success(request, f"{number.phone_e164} was removed from your test numbers.")
                 return redirect(_tab_url(instance, "test-send"))
+            elif action == "check":
+                send_form = TestSendForm(request.POST, account=account)
+                if send_form.is_valid():
+                    verdict = _test_send_verdict(send_form.cleaned_data["message"], send_form.cleaned_data["purpose"])
             elif action == "send":
                 send_form = TestSendForm(request.POST, account=account, instance=instance)
                 if send_form.is_valid():
@@ -277,8 +293,9 @@ def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
                 last_sent := message_list(account=account).filter(public_id=sent_id).first() if sent_id else None
             ),
             "last_sent_is_live": last_sent is not None and last_sent.status in LIVE_STATUSES,
+            "verdict": verdict,
         },
-        status=400 if request.method == "POST" else 200,
+        status=200 if verdict is not None else 400 if request.method == "POST" else 200,
     )
 
 

@@ -94,6 +94,7 @@ def responsible_messaging(request: HttpRequest) -> HttpResponse:
             "plans": Plan.objects.all(),
             "errors": policy.ERROR_TABLE,
             "warmup": _warmup_rows(),
+            "shorteners": sorted(policy.LINK_SHORTENERS),
             "active_nav": "docs",
         },
     )

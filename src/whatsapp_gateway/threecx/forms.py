@@ -7,6 +7,7 @@ from django import forms
 from whatsapp_gateway.accounts.models import Account
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
+from whatsapp_gateway.messaging.guard.content import BLOCK, assess_text
 from whatsapp_gateway.threecx import call_templates
 from whatsapp_gateway.threecx.models import AuthMode, InboundFormat, Integration
 from whatsapp_gateway.threecx.services import parse_allowed_ips
@@ -37,6 +38,29 @@ def _meta_templates(account: Account):
         )
         .select_related("instance")
         .order_by("name", "language")
+    )
+
+
+# Sample values for judging a call-event template the way it will go out.
+_SAMPLE_VALUES = {
+    "customer_phone": "+966501234567",
+    "agent_extension": "101",
+    "queue": "800",
+    "call_time": "2026-01-15 10:30",
+    "business_name": "Example Co",
+}
+
+
+def _content_problem(text: str) -> str:
+    """Why the content policy would block this template when it is sent, or an empty string."""
+    assessment = assess_text(call_templates.render(text, _SAMPLE_VALUES), "support")
+    if assessment.decision != BLOCK:
+        return ""
+    reasons = "; ".join(assessment.reasons[:3])
+    return (
+        "The content policy would block this text as marketing"
+        + (f" ({reasons})" if reasons else "")
+        + ". Call-event messages must be about the call, not promotions."
     )
 
 
@@ -205,6 +229,10 @@ class IntegrationForm(forms.Form):
                     f"tpl_{event_type}_meta_vars",
                     f"Unknown placeholder {', '.join(wrong)}. Use {', '.join(call_templates.PLACEHOLDERS)}.",
                 )
+            if text and not unknown:
+                problem = _content_problem(text)
+                if problem:
+                    self.add_error(f"tpl_{event_type}_text", problem)
         has_saved_url = bool(self.integration and self.integration.delivery_endpoint_id)
         self.inbound_deferred = False
         if cleaned.get("inbound_enabled") and not cleaned.get("endpoint_url") and not has_saved_url:

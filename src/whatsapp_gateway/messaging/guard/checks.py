@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 
 from django.db import connection
@@ -20,7 +20,9 @@ from whatsapp_gateway.lib import errors, prepared
 from whatsapp_gateway.lib.crypto import keyed_hash
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
 from whatsapp_gateway.messaging import policy
+from whatsapp_gateway.messaging.guard.classifier import AUTHENTICATION
 from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
+from whatsapp_gateway.messaging.guard.risk import content_assessment
 from whatsapp_gateway.messaging.guard.usage import Window
 from whatsapp_gateway.operations import logs
 
@@ -186,7 +188,13 @@ def check_suppression(ctx: GuardContext) -> Block | None:
     if found is None:
         return None
     by_keyword = found.reason == SuppressionReason.OPTED_OUT and found.source == SuppressionSource.KEYWORD
-    if by_keyword and ctx.purpose == "authentication" and ctx.account.allow_authentication_to_opted_out:
+    if (
+        by_keyword
+        and ctx.purpose == "authentication"
+        and ctx.account.allow_authentication_to_opted_out
+        and content_assessment(ctx).category == AUTHENTICATION
+    ):
+        # Only a real one-time code or security check: the purpose alone does not open the exception.
         ctx.reasons.append("suppression_exception: one-time code to a number that opted out by keyword")
         return None
     if by_keyword and ctx.source == "opt_out_confirmation":
@@ -332,8 +340,14 @@ def check_warmup(ctx: GuardContext) -> Block | None:
 def check_risk(ctx: GuardContext) -> Block | None:
     if ctx.risk_score >= policy.RISK_BLOCK_THRESHOLD:
         return errors.PolicyViolation(
-            "The message looks like bulk or marketing messaging and was not sent.",
-            details={"action": "block", "risk_score": ctx.risk_score, "reasons": list(ctx.reasons)},
+            "The message looks like marketing or bulk messaging and was not sent. If you believe this is wrong, "
+            "submit the text as a template for review.",
+            details={
+                "action": "block",
+                "risk_score": ctx.risk_score,
+                "category": ctx.category,
+                "reasons": list(ctx.reasons),
+            },
         )
     return None
 
@@ -367,3 +381,12 @@ FIELD_CHECKS: list[Check] = [check_fields, check_purpose_present, check_purpose_
 RECORD_CHECKS: list[Check] = [check_instance, check_module, check_paused, check_connected, check_suppression]
 UNLOCKED_CHECKS: list[Check] = [check_sending_enabled, *FIELD_CHECKS, *RECORD_CHECKS]
 LOCKED_CHECKS: list[Check] = [check_plan_limits, check_velocity, check_warmup, check_risk, check_provider]
+
+
+def run(ctx: GuardContext, checks: Iterable[Check]) -> Block | None:
+    """The first block of ``checks`` in order, or ``None`` when every check allows."""
+    for check in checks:
+        block = check(ctx)
+        if block is not None:
+            return block
+    return None

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from whatsapp_gateway.apikeys.models import ApiKey
     from whatsapp_gateway.instances.models import Instance
     from whatsapp_gateway.messaging.guard.reads import SendReads
+    from whatsapp_gateway.messaging.guard.content import ContentAssessment
     from whatsapp_gateway.messaging.guard.usage import UsageSnapshot
 
 
@@ -41,6 +42,8 @@ class GuardContext:
     text_hash: str = ""
     purpose: str = ""
     risk_score: int = 0
+    category: str = ""  # the content policy's category: utility, authentication or marketing
+    content: ContentAssessment | None = None
     reasons: list[str] = field(default_factory=list)
     usage: UsageSnapshot | None = None
     reads: SendReads | None = None  # one statement's reads for the checks (guard.reads), when loaded

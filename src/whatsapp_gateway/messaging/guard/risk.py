@@ -1,54 +1,16 @@
-"""The risk score: a transparent sum of named rules (numbers in ``messaging.policy``)."""
+"""The risk score: the content policy's judgement of the text (``content.py``) plus the bulk-sending rules that look
+at what the account and the instance sent in the last 24 hours (numbers in ``messaging.policy``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from functools import cache
 
 from whatsapp_gateway.inbound.models import Conversation
+from whatsapp_gateway.message_templates.models import Template
+from whatsapp_gateway.message_templates.selectors import template_match
 from whatsapp_gateway.messaging import policy
+from whatsapp_gateway.messaging.guard.content import BLOCK, ContentAssessment, assess_text
 from whatsapp_gateway.messaging.guard.context import GuardContext
-
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-
-
-@cache
-def _english_terms() -> re.Pattern[str]:
-    words = sorted(policy.MARKETING_TERMS_EN, key=len, reverse=True)
-    parts = [re.escape(w) if not w[0].isalnum() else r"\b" + re.escape(w) + r"\b" for w in words]
-    return re.compile("|".join(parts), re.IGNORECASE)
-
-
-@cache
-def _shorteners() -> re.Pattern[str]:
-    hosts = "|".join(re.escape(h) for h in sorted(policy.LINK_SHORTENERS, key=len, reverse=True))
-    return re.compile(rf"(?:^|[\s/(\"'])(?:https?://)?(?:www\.)?(?:{hosts})/\S", re.IGNORECASE)
-
-
-def marketing_terms(text: str) -> list[str]:
-    found = {m.group(0).casefold() for m in _english_terms().finditer(text)}
-    found.update(term for term in policy.MARKETING_TERMS_AR if term in text)
-    return sorted(found)
-
-
-def text_rules(text: str) -> tuple[int, list[str]]:
-    """The rules that look only at the text."""
-    score, reasons = 0, []
-    terms = marketing_terms(text)
-    if terms:
-        points = min(policy.RISK_MARKETING_POINTS_PER_TERM * len(terms), policy.RISK_MARKETING_MAX_POINTS)
-        score += points
-        reasons.append(f"marketing_language (+{points}): " + ", ".join(f"'{t}'" for t in terms[:6]))
-    if _shorteners().search(text):
-        score += policy.RISK_LINK_SHORTENER_POINTS
-        reasons.append(f"link_shortener (+{policy.RISK_LINK_SHORTENER_POINTS}): the text uses a link shortener")
-    links = len(_URL.findall(text))
-    if links >= policy.RISK_MANY_LINKS_THRESHOLD:
-        score += policy.RISK_MANY_LINKS_POINTS
-        reasons.append(f"many_links (+{policy.RISK_MANY_LINKS_POINTS}): {links} links in one message")
-    return score, reasons
-
 
 _IDENTICAL_SQL = (
     "SELECT COUNT(DISTINCT phone_hash) FROM messaging_message WHERE account_id = %s AND text_hash = %s AND counted "
@@ -81,8 +43,7 @@ def history_rules(ctx: GuardContext) -> tuple[int, list[str]]:
     if others >= policy.RISK_IDENTICAL_TEXT_RECIPIENTS:
         score += policy.RISK_IDENTICAL_TEXT_POINTS
         reasons.append(
-            f"identical_text_many_recipients (+{policy.RISK_IDENTICAL_TEXT_POINTS}): the same text went to "
-            f"{others} other recipients in 24 h"
+            f"bulk: the same text went to {others} other recipients in 24 h +{policy.RISK_IDENTICAL_TEXT_POINTS}"
         )
     recipients.add(ctx.phone_e164)
     if len(recipients) >= policy.RISK_NEVER_WROTE_MIN_RECIPIENTS:
@@ -102,15 +63,43 @@ def history_rules(ctx: GuardContext) -> tuple[int, list[str]]:
         if share >= policy.RISK_NEVER_WROTE_SHARE:
             score += policy.RISK_NEVER_WROTE_POINTS
             reasons.append(
-                f"recipients_never_wrote (+{policy.RISK_NEVER_WROTE_POINTS}): {round(share * 100)}% of "
-                f"{len(recipients)} recipients in 24 h never wrote to this number"
+                f"bulk: {round(share * 100)}% of {len(recipients)} recipients in 24 h never wrote to this number "
+                f"+{policy.RISK_NEVER_WROTE_POINTS}"
             )
     return score, reasons
 
 
+def content_assessment(ctx: GuardContext) -> ContentAssessment:
+    """The content policy's judgement of the text, computed once per send (the suppression check may need it
+    before the risk score does)."""
+    if ctx.content is None:
+        ctx.content = assess_text(ctx.text, ctx.purpose)
+    return ctx.content
+
+
+def approved_template_for(account_id: int, text: str) -> Template | None:
+    """The account's approved template whose fixed words ``text`` follows, if its variable parts are not a
+    promotion of their own: the fixed words were reviewed, what fills the variables was not."""
+    found = template_match(account_id, text)
+    if found is None:
+        return None
+    variables = " ".join(found.variables).strip()
+    if variables and assess_text(variables).decision == BLOCK:
+        return None
+    return found.template
+
+
 def risk_assess(ctx: GuardContext) -> None:
-    """Fill ``ctx.risk_score`` (0 to 100) and ``ctx.reasons``."""
-    score, reasons = text_rules(ctx.text)
+    """Fill ``ctx.risk_score`` (0 to 100), ``ctx.category`` and ``ctx.reasons``. An approved template of the account
+    whose fixed words the text follows passes the content policy; the bulk rules still apply to it."""
+    template = approved_template_for(ctx.account.pk, ctx.text)
+    if template is not None:
+        score, reasons = 0, [f"template: approved template '{template.name}' ({template.public_id})"]
+        ctx.category = template.category
+    else:
+        content = content_assessment(ctx)
+        score, reasons = content.score, list(content.reasons)
+        ctx.category = content.category
     more, more_reasons = history_rules(ctx)
     ctx.risk_score = min(score + more, 100)
     ctx.reasons = [*ctx.reasons, *reasons, *more_reasons]
