@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from whatsapp_gateway.accounts.models import Account
     from whatsapp_gateway.apikeys.models import ApiKey
     from whatsapp_gateway.instances.models import Instance
-    from whatsapp_gateway.messaging.guard.reads import SendReads
     from whatsapp_gateway.messaging.guard.content import ContentAssessment
+    from whatsapp_gateway.messaging.guard.reads import SendReads
     from whatsapp_gateway.messaging.guard.usage import UsageSnapshot
 
 
