@@ -88,14 +88,14 @@ def test_concurrent_duplicates_send_once(seeded_plans, alice_key, alice_instance
     from whatsapp_gateway.messaging import services
 
     entered, release = threading.Event(), threading.Event()
-    original = services.risk_assess
+    original = services.send_risk_assess
 
-    def slow_risk(ctx):
+    def slow_risk(ctx, template_request):
         entered.set()
         release.wait(10)
-        return original(ctx)
+        return original(ctx, template_request)
 
-    monkeypatch.setattr(services, "risk_assess", slow_risk)
+    monkeypatch.setattr(services, "send_risk_assess", slow_risk)
     results = {}
 
     def first():
