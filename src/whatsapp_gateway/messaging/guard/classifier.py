@@ -73,13 +73,13 @@ class Features:
     values: dict[str, tuple[float, tuple[int, ...]]]
 
 
-def extract(text: str) -> Features:
+def extract(text: str, tokens: list[Token] | None = None, hits: list[Hit] | None = None) -> Features:
     """Every feature of the text with its value and the tokens behind it (for fitting and for explaining).
 
     Word and character n-grams count every occurrence, scaled by the square root of the block's total count, so
-    ``fast_logit`` can sum a word's cached character-gram weights instead of rebuilding each gram."""
-    tokens = tokenize(text)
-    hits = matcher().find(tokens)
+    ``Model.logit`` can sum a word's cached character-gram weights instead of rebuilding each gram."""
+    tokens = tokenize(text) if tokens is None else tokens
+    hits = matcher().find(tokens) if hits is None else hits
     values: dict[str, tuple[float, tuple[int, ...]]] = {}
     for hit in hits:
         name = "s:" + hit.signal.id
@@ -136,12 +136,13 @@ class Model:
             self._char_sums[word] = cached
         return cached
 
-    def logit(self, text: str) -> float:
+    def logit(self, text: str, tokens: list[Token] | None = None, hits: list[Hit] | None = None) -> float:
         """The model's log-odds of marketing: the same sum as over ``extract(text)``, without building it."""
-        tokens = tokenize(text)
+        tokens = tokenize(text) if tokens is None else tokens
+        hits = matcher().find(tokens) if hits is None else hits
         weights = self.weights
         z = self.bias
-        for signal_id in {hit.signal.id for hit in matcher().find(tokens)}:
+        for signal_id in {hit.signal.id for hit in hits}:
             z += weights.get("s:" + signal_id, 0.0) * SIGNAL_VALUE
         for name in shape_features(text, tokens):
             z += weights.get(name, 0.0) * SHAPE_VALUE
@@ -187,6 +188,7 @@ class Verdict:
     reasons: list[str]
     highlights: list[tuple[int, int]]  # spans of the text behind the reasons
     model_version: str
+    tokens: list[Token] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def is_marketing(self) -> bool:
@@ -241,18 +243,23 @@ def _spans(tokens: list[Token], indexes: set[int]) -> list[tuple[int, int]]:
 
 def classify(text: str, m: Model | None = None) -> Verdict:
     m = m or model()
-    probability = _sigmoid(m.logit(text))
+    tokens = tokenize(text)
+    hits = matcher().find(tokens)
+    probability = _sigmoid(m.logit(text, tokens, hits))
     score = score_for(probability, m)
     reasons: list[str] = []
     highlights: list[tuple[int, int]] = []
     if score >= 50:
         category, confidence = MARKETING, probability
-        feats = extract(text)
-        contributions = {
-            name: m.weights[name] * value for name, (value, _) in feats.values.items() if name in m.weights
-        }
+        feats = extract(text, tokens, hits)
+        weights = m.weights
+        contributions: dict[str, float] = {}
+        for name, (value, _) in feats.values.items():
+            weight = weights.get(name)
+            if weight is not None:
+                contributions[name] = weight * value
         reasons, highlights = _explain(text, feats, contributions)
-    elif _is_one_time_code(text):
+    elif _is_one_time_code(tokens, hits):
         category, confidence = AUTHENTICATION, 1 - probability
     else:
         category, confidence = UTILITY, 1 - probability
@@ -264,15 +271,15 @@ def classify(text: str, m: Model | None = None) -> Verdict:
         reasons=reasons,
         highlights=highlights,
         model_version=m.version,
+        tokens=tokens,
     )
 
 
-def _is_one_time_code(text: str) -> bool:
+def _is_one_time_code(tokens: list[Token], hits: list[Hit]) -> bool:
     """A one-time code or security check: the words of one (``otp`` signal) and a code-like value beside them."""
-    tokens = tokenize(text)
     if not any(t.kind in {"num4", "code", "num", "ref"} for t in tokens):
         return False
-    return any(hit.signal.id == "otp" for hit in matcher().find(tokens))
+    return any(hit.signal.id == "otp" for hit in hits)
 
 
 def _explain(text: str, feats: Features, contributions: dict[str, float]) -> tuple[list[str], list[tuple[int, int]]]:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.guard.classifier import AUTHENTICATION, MARKETING, Verdict, classify
-from whatsapp_gateway.messaging.guard.textfeatures import tokenize
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
@@ -52,8 +51,7 @@ def assess_text(text: str, purpose: str = "") -> ContentAssessment:
     score = verdict.score
     reasons = list(verdict.reasons)
     highlights = list(verdict.highlights)
-    tokens = tokenize(text)
-    short = [t for t in tokens if t.kind == "shorturl"]
+    short = [t for t in verdict.tokens if t.kind == "shorturl"]
     if short:
         score += policy.RISK_LINK_SHORTENER_POINTS
         quoted = ", ".join(f"'{text[t.start : t.end][:40]}'" for t in short[:2])
