@@ -92,3 +92,15 @@ def test_every_template_page_renders_for_staff(oscar_client, owner_alice):
         f"{QUEUE}{template.pk}/change/",
     ):
         assert oscar_client.get(url).status_code == 200, url
+
+
+def test_the_queue_shows_the_content_policys_verdict_beside_each_text(oscar_client, owner_alice):
+    submit(owner_alice, name="plain_notice")
+    submit(
+        owner_alice,
+        name="sneaky_promo",
+        body="Your order {{1}} shipped! Use code SAVE20 for 20% off your next purchase, shop now!",
+    )
+    html = oscar_client.get(QUEUE).content.decode()
+    assert "Content policy" in html
+    assert "utility, " in html and "marketing, " in html and "promotion: " in html

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 
 from whatsapp_gateway.message_templates import services
 from whatsapp_gateway.message_templates.models import PendingTemplate, Template, TemplateStatus
+from whatsapp_gateway.messaging.guard.content import assess_text
 
 READ_ONLY = [
     "public_id",
@@ -122,8 +123,25 @@ class _TemplateAdminBase(admin.ModelAdmin):
 class PendingTemplateAdmin(_TemplateAdminBase):
     """The review queue: reviewed templates waiting for a decision, oldest first."""
 
-    list_display = ["name", "account", "language", "category", "short_body", "use_case", "submitted_at"]
+    list_display = [
+        "name",
+        "account",
+        "language",
+        "category",
+        "short_body",
+        "content_verdict",
+        "use_case",
+        "submitted_at",
+    ]
     list_filter = ["category", "language"]
+
+    @admin.display(description="Content policy")
+    def content_verdict(self, obj: Template) -> str:
+        """What the classifier says of the fixed words, so a promotion filed as "utility" stands out."""
+        assessment = assess_text(obj.body)
+        reasons = "; ".join(assessment.reasons[:2])
+        return f"{assessment.category}, {assessment.score}/100" + (f": {reasons}" if reasons else "")
+
     actions = [approve, reject]
     ordering = ["submitted_at", "id"]
 
