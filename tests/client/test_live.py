@@ -134,7 +134,7 @@ def test_error_classes_from_the_live_gateway(client: wgc.Client, live_gateway: L
         assert type(error) is cls, (cls, error)
         assert error.code == cls.code and error.status >= 400 and error.message
     policy = raised(cases[wgc.PolicyViolation])
-    assert policy.risk_score >= 80 and any("marketing_language" in r for r in policy.reasons)
+    assert policy.risk_score >= 80 and any(r.startswith("promotion: ") for r in policy.reasons)
     assert policy.details["action"] == "block"
 
     with wgc.Client(live_gateway.url, "wg_live_not_a_real_key_at_all_0000000000") as stranger:

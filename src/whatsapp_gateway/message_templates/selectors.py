@@ -3,6 +3,7 @@ of the account's approved templates?" It runs on every send, so it is cached (se
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -22,6 +23,7 @@ from whatsapp_gateway.message_templates.text import fixed_length, match_segments
 # empty list when there are none, so an account without approved templates costs no query. Written by the first
 # miss; deleted by every template write (``template_cache_invalidate``); the TTL bounds any lost invalidation.
 _CACHE_KEY = "message_templates:matchable:v1:{account_id}"
+logger = logging.getLogger(__name__)
 CACHE_TTL_SECONDS = 3600
 
 
@@ -42,20 +44,30 @@ def _matchable(account_id: int) -> QuerySet[Template]:
     )
 
 
+def _cache_call(method: str, *args):
+    """A cache call that survives the cache being down: every send reads this, and a Redis outage must not stop
+    sending (the database answers instead)."""
+    try:
+        return getattr(cache, method)(*args)
+    except Exception:  # any backend's connection error
+        logger.warning("template match cache unavailable (%s); reading the database", method)
+        return None
+
+
 def template_match(account_id: int, text: str) -> TemplateMatch | None:
     """The approved utility/authentication template of the account (reviewed, or synced from Meta) whose fixed
     words equal ``text``'s: each ``{{n}}`` stands for any non-empty run of text; case, Unicode forms and runs of
     whitespace are normalised; fixed words must match exactly. At most one query; none when the account has no
     such template and the cache is warm."""
     key = template_cache_key(account_id)
-    entries = cache.get(key)
+    entries = _cache_call("get", key)
     loaded: dict[int, Template] | None = None
     if entries is None:
         loaded = {t.pk: t for t in _matchable(account_id)}
         entries = sorted(
             ((pk, segments(t.body)) for pk, t in loaded.items()), key=lambda e: (-fixed_length(e[1]), e[0])
         )
-        cache.set(key, entries, CACHE_TTL_SECONDS)
+        _cache_call("set", key, entries, CACHE_TTL_SECONDS)
     if not entries or not isinstance(text, str):
         return None
     normalised = normalise(text)
@@ -65,7 +77,7 @@ def template_match(account_id: int, text: str) -> TemplateMatch | None:
             continue
         template = loaded[pk] if loaded is not None else _matchable(account_id).filter(pk=pk).first()
         if template is None:  # changed since it was cached (the invalidation races the read): read afresh next time
-            cache.delete(key)
+            _cache_call("delete", key)
             return None
         return TemplateMatch(template=template, variables=values)
     return None
