@@ -7,6 +7,7 @@ from django import forms
 from whatsapp_gateway.accounts.models import Account
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
+from whatsapp_gateway.message_templates.models import SENDABLE_CATEGORIES, Template, TemplateStatus
 from whatsapp_gateway.messaging.guard.content import BLOCK, assess_text
 from whatsapp_gateway.threecx import call_templates
 from whatsapp_gateway.threecx.models import AuthMode, InboundFormat, Integration
@@ -30,8 +31,6 @@ def validate_endpoint_url(url: str) -> str:
 
 def _meta_templates(account: Account):
     """Approved utility/authentication Meta templates of the account's Cloud API instances."""
-    from whatsapp_gateway.message_templates.models import SENDABLE_CATEGORIES, Template, TemplateStatus
-
     return (
         Template.objects.filter(
             account=account, source="meta", status=TemplateStatus.APPROVED, category__in=list(SENDABLE_CATEGORIES)

@@ -190,10 +190,6 @@ class Verdict:
     model_version: str
     tokens: list[Token] = field(default_factory=list, repr=False, compare=False)
 
-    @property
-    def is_marketing(self) -> bool:
-        return self.category == MARKETING
-
 
 def _sigmoid(z: float) -> float:
     if z >= 0:
