@@ -142,5 +142,5 @@ _add_routers()
 
 
 def openapi_json(request: HttpRequest) -> JsonResponse:
-    """The public API's OpenAPI document at /openapi.json (CONTRACT.md §1)."""
+    """The public API's OpenAPI document at /openapi.json (docs/api.md "Routes")."""
     return JsonResponse(api.get_openapi_schema(path_prefix="/api"), json_dumps_params={"ensure_ascii": False})

@@ -31,6 +31,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 # --- Core --------------------------------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_secret("SECRET_KEY", DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50))
+# Old SECRET_KEYs still accepted for sessions, password-reset links and signed cookies during a rotation.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 _encryption_keys = env_secret(
     "GATEWAY_ENCRYPTION_KEYS", DATA_DIR / "encryption_key", lambda: Fernet.generate_key().decode()
 )
@@ -47,6 +49,8 @@ _base = urlparse(GATEWAY_BASE_URL)
 if _base.scheme not in ("http", "https") or not _base.hostname:
     raise ImproperlyConfigured("GATEWAY_BASE_URL must be an absolute http(s) URL")
 HTTPS = _base.scheme == "https"
+# Behind a TLS-terminating reverse proxy: trust its X-Forwarded-Proto and (by default) one X-Forwarded-For hop.
+GATEWAY_BEHIND_PROXY = env_bool("GATEWAY_BEHIND_PROXY", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [_base.hostname, "127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [f"{_base.scheme}://{_base.netloc}"])
 
@@ -78,12 +82,23 @@ INSTALLED_APPS = [
     "whatsapp_gateway.pages",
     "whatsapp_gateway.ui",
     "whatsapp_gateway.dashboard",
+    "whatsapp_gateway.operations",
 ]
 
 MIDDLEWARE = [
+    # First, so every later log line (and the access line) carries the request id, route and account.
+    "whatsapp_gateway.operations.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response, static files and error pages included.
+    "whatsapp_gateway.operations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the first middleware that touches the database (sessions): an outage answers 503 + Retry-After on
+    # every route instead of a 500.
+    "whatsapp_gateway.pages.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before CommonMiddleware: errors raised before a view runs (unknown path, wrong method) get the JSON API's
+    # error shape under /api/.
+    "whatsapp_gateway.messaging.middleware.ApiErrorEnvelopeMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -112,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "whatsapp_gateway.accounts.context_processors.portal",
+                "whatsapp_gateway.webhooks.context_processors.webhook_notices",
             ],
         },
     }
@@ -122,7 +138,7 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'gateway.sqlit
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
-        # WAL + synchronous=NORMAL: ~3.5x more writes/s than the defaults on these machines (DESIGN.md §6);
+        # WAL + synchronous=NORMAL: ~3.5x more writes/s than the defaults on a 2-core machine;
         # IMMEDIATE transactions avoid "database is locked" upgrades when web and worker write at once.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
         "transaction_mode": "IMMEDIATE",
@@ -148,15 +164,17 @@ else:
 # --- Background jobs: Huey on SQLite by default, Redis with REDIS_URL ---------------------------------------------
 HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", False)
 HUEY = {
-    "name": "whatsapp-gateway",
+    # A separate queue name lets several deployments (or test runs) share one Redis database without stealing jobs.
+    "name": env_str("GATEWAY_QUEUE_NAME") or "whatsapp-gateway",
     "immediate": HUEY_IMMEDIATE,
     "utc": True,
     "consumer": {"workers": env_int("GATEWAY_WORKER_THREADS", 4), "worker_type": "thread", "periodic": True},
+    **(
+        {"huey_class": "huey.RedisHuey", "url": REDIS_URL}
+        if REDIS_URL
+        else {"huey_class": "huey.SqliteHuey", "filename": str(DATA_DIR / "jobs.sqlite3")}
+    ),
 }
-if REDIS_URL:
-    HUEY.update({"huey_class": "huey.RedisHuey", "url": REDIS_URL})
-else:
-    HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(DATA_DIR / "jobs.sqlite3")})
 
 # --- Auth: django-allauth (email login, verification, password reset, TOTP MFA, throttling), Argon2 --------------
 PASSWORD_HASHERS = [
@@ -235,13 +253,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("GATEWAY_BEHIND_PROXY", False):
+if GATEWAY_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Reverse proxies in front of the app, each appending to X-Forwarded-For: the client is the entry this many hops from
 # the right (lib/client_ip.py). 0 ignores the header. allauth's login limits key on the same address.
-GATEWAY_TRUSTED_PROXY_COUNT = env_int(
-    "GATEWAY_TRUSTED_PROXY_COUNT", 1 if env_bool("GATEWAY_BEHIND_PROXY", False) else 0
-)
+GATEWAY_TRUSTED_PROXY_COUNT = env_int("GATEWAY_TRUSTED_PROXY_COUNT", 1 if GATEWAY_BEHIND_PROXY else 0)
 if GATEWAY_TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("GATEWAY_TRUSTED_PROXY_COUNT must be 0 or more")
 ALLAUTH_TRUSTED_PROXY_COUNT = GATEWAY_TRUSTED_PROXY_COUNT
@@ -266,16 +282,28 @@ STORAGES = {
 
 # --- Logging: to stderr; never secrets, keys or full phone numbers ------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL") or "INFO"
+# json (one object per line, for log shippers) is the default when the public URL is https; plain on a laptop.
+LOG_FORMAT = env_str("LOG_FORMAT") or ("json" if HTTPS else "plain")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "whatsapp_gateway.operations.logs.RedactingFilter"}},
+    "formatters": {
+        "plain": {"()": "whatsapp_gateway.operations.logs.PlainFormatter"},
+        "json": {"()": "whatsapp_gateway.operations.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "huey": {"level": "WARNING" if not DEBUG else "INFO"},
+        # Huey's consumer adds its own unfiltered handler unless the "huey" logger already has one: give it ours.
+        "huey": {"level": "WARNING" if not DEBUG else "INFO", "handlers": ["console"], "propagate": False},
         "httpx": {"level": "WARNING"},
+        # Django's request logger names raw paths ("Unauthorized: /providers/sandbox/callback/<token>"): redact at
+        # the logger, before any handler (console, mail, test capture) sees the record.
+        "django.request": {"filters": ["redact"]},
     },
 }
 
@@ -286,16 +314,8 @@ GATEWAY_RETENTION_BODY_DAYS = env_int("GATEWAY_RETENTION_BODY_DAYS", 30)
 GATEWAY_RETENTION_METADATA_DAYS = env_int("GATEWAY_RETENTION_METADATA_DAYS", 365)
 GATEWAY_DEMO_PASSWORD = env_str("GATEWAY_DEMO_PASSWORD") or "demo-password-123"
 
-# --- Messaging (h3): the JSON API's envelope for errors raised before a view runs (unknown path, wrong method) -----
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"),
-    "whatsapp_gateway.messaging.middleware.ApiErrorEnvelopeMiddleware",
-)
 
-# --- Instances and the provider layer (issue 3) --------------------------------------------------------------------
-# Providers a customer may pick when creating an instance besides GATEWAY_PROVIDER (e.g. "sandbox" for a demo
-# instance next to live ones). Empty: every new instance uses GATEWAY_PROVIDER and no choice is shown.
-GATEWAY_SELECTABLE_PROVIDERS = env_list("GATEWAY_SELECTABLE_PROVIDERS", [])
+# --- Instances and the sandbox provider ----------------------------------------------------------------------------
 # Provider callbacks (POST /providers/{provider}/callback/{token}) larger than this answer 413.
 GATEWAY_CALLBACK_MAX_BYTES = env_int("GATEWAY_CALLBACK_MAX_BYTES", 256 * 1024)
 # Sandbox provider: QR lifetime and how many QR codes it issues before giving up, and the delays (seconds) of the
@@ -313,7 +333,7 @@ except ValueError as _exc:
 GATEWAY_SANDBOX_SLOW_SECONDS = env_int("GATEWAY_SANDBOX_SLOW_SECONDS", 4)
 
 # --- Customer webhooks (webhooks app) ------------------------------------------------------------------------------
-GATEWAY_WEBHOOK_TIMEOUT_SECONDS = 15.0  # CONTRACT.md §5
+GATEWAY_WEBHOOK_TIMEOUT_SECONDS = 15.0  # the public contract, docs/api.md "Webhooks"
 # Delivery workers allowed on one endpoint at once, so a slow receiver cannot take every worker thread.
 GATEWAY_WEBHOOK_MAX_IN_FLIGHT = env_int("GATEWAY_WEBHOOK_MAX_IN_FLIGHT", 2)
 # Deliveries claimed per round trip. Each claim/record round costs ~15 ms of CPU whatever its size (bench/webhooks.py:
@@ -324,9 +344,6 @@ GATEWAY_WEBHOOK_BATCH_SIZE = env_int("GATEWAY_WEBHOOK_BATCH_SIZE", 100)
 GATEWAY_WEBHOOK_LEASE_SECONDS = env_int("GATEWAY_WEBHOOK_LEASE_SECONDS", 60)
 # How long one job keeps draining an endpoint before it hands over to a fresh job.
 GATEWAY_WEBHOOK_JOB_SECONDS = float(env_int("GATEWAY_WEBHOOK_JOB_SECONDS", 10))
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("whatsapp_gateway.webhooks.context_processors.webhook_notices")
-# A separate queue name lets several deployments (or test runs) share one Redis database without stealing jobs.
-HUEY["name"] = env_str("GATEWAY_QUEUE_NAME") or HUEY["name"]
 
 # --- Messaging providers (Evolution API, WAHA, Meta WhatsApp Cloud API) ----------------------------------------------
 # Operator credentials. A "Provider configuration" saved in the admin site overrides any of these that it sets.
@@ -334,11 +351,18 @@ HUEY["name"] = env_str("GATEWAY_QUEUE_NAME") or HUEY["name"]
 _KNOWN_PROVIDERS = ("sandbox", "evolution", "waha", "cloud")
 if GATEWAY_PROVIDER not in _KNOWN_PROVIDERS:
     raise ImproperlyConfigured(f"GATEWAY_PROVIDER must be one of {', '.join(_KNOWN_PROVIDERS)}")
-# Providers customers may choose per instance: GATEWAY_PROVIDER first, then these. GATEWAY_SELECTABLE_PROVIDERS
-# (above) is the same list under its older name; both are honoured. Providers disabled in the admin site's
-# provider configuration are not offered.
+# Providers customers may choose per instance: GATEWAY_PROVIDER first, then these (e.g. "sandbox" for a demo instance
+# next to live ones). GATEWAY_SELECTABLE_PROVIDERS is the same list under its older name; both are honoured.
+# Providers disabled in the admin site's provider configuration are not offered. Empty: every new instance uses
+# GATEWAY_PROVIDER and no choice is shown.
 GATEWAY_PROVIDERS_ALLOWED = list(
-    dict.fromkeys([GATEWAY_PROVIDER, *env_list("GATEWAY_PROVIDERS_ALLOWED", []), *GATEWAY_SELECTABLE_PROVIDERS])
+    dict.fromkeys(
+        [
+            GATEWAY_PROVIDER,
+            *env_list("GATEWAY_PROVIDERS_ALLOWED", []),
+            *env_list("GATEWAY_SELECTABLE_PROVIDERS", []),
+        ]
+    )
 )
 for _name in GATEWAY_PROVIDERS_ALLOWED:
     if _name not in _KNOWN_PROVIDERS:
@@ -371,28 +395,7 @@ CLOUD_ACCESS_TOKEN = env_str("CLOUD_ACCESS_TOKEN") or ""
 CLOUD_APP_SECRET = env_str("CLOUD_APP_SECRET") or ""
 CLOUD_VERIFY_TOKEN = env_str("CLOUD_VERIFY_TOKEN") or ""
 
-# --- Operations: request ids, structured logs, CSP, Prometheus metrics (operations app) ---------------------------
-INSTALLED_APPS += ["whatsapp_gateway.operations"]
-MIDDLEWARE.insert(0, "whatsapp_gateway.operations.middleware.RequestContextMiddleware")
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "whatsapp_gateway.operations.middleware.ContentSecurityPolicyMiddleware",
-)
-# json (one object per line, for log shippers) is the default when the public URL is https; plain on a laptop.
-LOG_FORMAT = env_str("LOG_FORMAT") or ("json" if HTTPS else "plain")
-if LOG_FORMAT not in ("json", "plain"):
-    raise ImproperlyConfigured("LOG_FORMAT must be json or plain")
-LOGGING["filters"] = {"redact": {"()": "whatsapp_gateway.operations.logs.RedactingFilter"}}
-LOGGING["formatters"] = {
-    "plain": {"()": "whatsapp_gateway.operations.logs.PlainFormatter"},
-    "json": {"()": "whatsapp_gateway.operations.logs.JsonFormatter"},
-}
-LOGGING["handlers"]["console"].update({"formatter": LOG_FORMAT, "filters": ["redact"]})
-# Django's request logger names raw paths ("Unauthorized: /providers/sandbox/callback/<token>"): redact at the
-# logger, before any handler (console, mail, test capture) sees the record.
-LOGGING["loggers"]["django.request"] = {"filters": ["redact"]}
-# Huey's consumer adds its own unfiltered handler unless the "huey" logger already has one: give it ours.
-LOGGING["loggers"]["huey"].update({"handlers": ["console"], "propagate": False})
+# --- Operations: CSP, authentication throttling, Prometheus metrics (operations app) ------------------------------
 # Content-Security-Policy: same-origin only; no inline script anywhere. The admin and Swagger UI set inline styles.
 _CSP_BASE = (
     "default-src 'self'; script-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
@@ -408,22 +411,14 @@ GATEWAY_CSP_REPORT_ONLY = env_bool("GATEWAY_CSP_REPORT_ONLY", False)
 GATEWAY_AUTH_FAILURES_PER_MINUTE = env_int("GATEWAY_AUTH_FAILURES_PER_MINUTE", 30)
 # Where those failures are counted without Redis (with REDIS_URL they are counted in Redis).
 GATEWAY_AUTH_THROTTLE_FILE = DATA_DIR / "auth-throttle.sqlite3"
-# Old SECRET_KEYs still accepted for sessions, password-reset links and signed cookies during a rotation.
-SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 # /metrics: a bearer token or an IP allowlist (CIDRs allowed); anyone else gets 404. Loopback only on a laptop.
 METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
 METRICS_ALLOWED_IPS = env_list(
     "METRICS_ALLOWED_IPS",
-    ["127.0.0.1", "::1"] if not HTTPS and not env_bool("GATEWAY_BEHIND_PROXY", False) else [],
+    ["127.0.0.1", "::1"] if not HTTPS and not GATEWAY_BEHIND_PROXY else [],
 )
 # prometheus_client multiprocess mode: every process (gunicorn workers, job workers) writes its counters under this
 # directory and /metrics sums them. Must be set before prometheus_client is first imported.
 METRICS_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR") or (DATA_DIR / "metrics")).resolve()
 METRICS_DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
-
-# --- Foundation (h1): a database outage answers 503 + Retry-After on every route instead of a 500 ---------------------
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
-    "whatsapp_gateway.pages.middleware.DatabaseUnavailableMiddleware",
-)

@@ -1,4 +1,4 @@
-"""Playwright driving Debian's Chromium (no browser download). See ../shared/reference/browser-tests.md.
+"""Playwright driving Debian's Chromium (no browser download).
 
 Every test here is marked ``browser`` and skipped with a reason when /usr/bin/chromium is missing.
 The app is served by pytest-django's ``live_server``; ORM access from the test thread needs the async guard off.

@@ -44,7 +44,7 @@ def text_event(
 
 
 def deliver(instance: Instance, event: base.NormalisedEvent) -> int:
-    """What the callback job does with a parsed event (h2's route runs this inside its transaction)."""
+    """What the callback job does with a parsed event (the callback route runs this inside its transaction)."""
     from django.db import transaction
 
     with transaction.atomic():

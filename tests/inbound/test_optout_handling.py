@@ -155,7 +155,7 @@ def test_stop_from_a_blocked_number_keeps_the_block(owner_alice, alice_instance,
     assert not opted_out_events(alice_instance)
 
 
-# --- The authentication exception (CONTRACT.md §4), in the selector and through the real send guard --------------
+# --- The authentication exception (docs/api.md "Opt-outs and suppression"), in the selector and through the real send guard --------------
 
 
 def _send(account, instance, purpose):

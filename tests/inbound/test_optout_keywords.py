@@ -1,4 +1,4 @@
-"""Opt-out keyword detection (CONTRACT.md §4): exact match after normalising, English and Arabic lists."""
+"""Opt-out keyword detection (docs/api.md "Opt-outs and suppression"): exact match after normalising, English and Arabic lists."""
 
 from __future__ import annotations
 

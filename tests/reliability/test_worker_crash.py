@@ -1,7 +1,7 @@
 """SIGKILL of real worker processes while they send messages and deliver webhooks: nothing is lost, nothing is
 sent twice, every ``message.sent`` event reaches the receiver at least once.
 
-Extends h5's lease test (``tests/webhooks/test_delivery.py``, a simulated crash inside one process) with real
+Extends the lease test (``tests/webhooks/test_delivery.py``, a simulated crash inside one process) with real
 processes killed at random moments: inside the claim, between the provider call and recording its answer,
 during a webhook POST, or while idle.
 """

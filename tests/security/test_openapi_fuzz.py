@@ -1,5 +1,5 @@
 """Schemathesis over the whole public /openapi.json (send, message status and the 3CX webhook) against a real
-gunicorn server: at least 1,000 generated requests and never a 5xx. (h3's tests/messaging/test_openapi_fuzz.py is
+gunicorn server: at least 1,000 generated requests and never a 5xx. (tests/messaging/test_openapi_fuzz.py is
 the quicker /api/-only run.)"""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from whatsapp_gateway.webhooks.services import endpoint_create
 
 @pytest.fixture(autouse=True)
 def _webhook_settings(settings):
-    # Tests deliver to a receiver on 127.0.0.1: the operator's development flag allows it (CONTRACT.md §5).
+    # Tests deliver to a receiver on 127.0.0.1: the operator's development flag allows it (docs/api.md "URL safety").
     settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS = True
     settings.GATEWAY_WEBHOOK_MAX_IN_FLIGHT = 2
     settings.GATEWAY_WEBHOOK_BATCH_SIZE = 25

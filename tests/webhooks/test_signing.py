@@ -15,7 +15,7 @@ from whatsapp_gateway.lib.signing import secret_generate, signature_headers, ver
 
 
 def independent_seed_hmac(secret: str, timestamp: str, body: bytes) -> str:
-    # Written from CONTRACT.md §5 only: key = the secret string as shown, msg = timestamp + "." + raw body.
+    # Written from docs/api.md "Signatures" only: key = the secret string as shown, msg = timestamp + "." + raw body.
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 

@@ -66,7 +66,7 @@ class Account(models.Model):
     is_paused = models.BooleanField(default=False, help_text="Paused accounts cannot send (account_paused).")
     paused_reason = models.CharField(max_length=200, blank=True)
     is_suspended = models.BooleanField(default=False, help_text="Suspended accounts cannot log in to the portal.")
-    # Opt-out behaviour (CONTRACT.md §4)
+    # Opt-out behaviour (docs/api.md "Opt-outs and suppression")
     extra_opt_out_keywords = models.JSONField(default=list, blank=True)
     send_opt_out_confirmation = models.BooleanField(default=True)
     allow_authentication_to_opted_out = models.BooleanField(

@@ -1,4 +1,4 @@
-"""Opt-out keyword detection (CONTRACT.md §4): pure functions, no database.
+"""Opt-out keyword detection (docs/api.md "Opt-outs and suppression"): pure functions, no database.
 
 A message is a keyword when its whole text, normalised, equals one keyword. Normalising means:
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 OPT_OUT = "opt_out"
 RESUBSCRIBE = "resubscribe"
 
-# The built-in lists, exactly as CONTRACT.md §4 names them.
+# The built-in lists, exactly as docs/api.md "Opt-outs and suppression" names them.
 ENGLISH_OPT_OUT_KEYWORDS: tuple[str, ...] = (
     "STOP",
     "STOPALL",

@@ -351,7 +351,7 @@ def inbound_message_record(*, instance: Instance, event: events.InboundMessage) 
 
 
 def _handle_keywords(*, row: InboundMessage, ids: list[str]) -> list[str]:
-    """Opt-out / re-subscribe keywords in 1:1 text messages (CONTRACT.md §4). Returns the changed row fields."""
+    """Opt-out / re-subscribe keywords in 1:1 text messages (docs/api.md "Opt-outs and suppression"). Returns the changed row fields."""
     if row.is_group or row.message_type != MessageType.TEXT:
         return []
     account = row.account

@@ -1,4 +1,4 @@
-"""Data retention (CONTRACT.md §7): message bodies are redacted after ``GATEWAY_RETENTION_BODY_DAYS`` (default 30),
+"""Data retention (docs/api.md "Security and privacy"): message bodies are redacted after ``GATEWAY_RETENTION_BODY_DAYS`` (default 30),
 rows with metadata are deleted after ``GATEWAY_RETENTION_METADATA_DAYS`` (default 365).
 
 Each app that stores message data registers a purger in its ``AppConfig.ready()``::

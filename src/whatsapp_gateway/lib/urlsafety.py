@@ -1,6 +1,6 @@
 """URL safety for outbound webhooks (SSRF guard). Framework-free: no Django imports.
 
-The rules (CONTRACT.md §5 "URL safety", reference/webhooks-and-policy.md "SSRF guard checklist"):
+The rules (docs/api.md "URL safety"):
 
 * ``https`` only, unless ``allow_private`` (the operator's development flag) also allows ``http``;
 * no user name or password in the URL; no fragment;

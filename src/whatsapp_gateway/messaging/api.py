@@ -1,4 +1,4 @@
-"""``POST /api/send-message`` and ``GET /api/messages/{message_id}`` (CONTRACT.md §2). Thin: authenticate, read
+"""``POST /api/send-message`` and ``GET /api/messages/{message_id}`` (docs/api.md "Send a message"). Thin: authenticate, read
 the body, call ``send_message``, render."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` (CONTRACT.md §2; Stripe / IETF draft semantics), scoped by account.
+"""``Idempotency-Key`` (docs/api.md "Idempotency"; Stripe / IETF draft semantics), scoped by account.
 
 The key is claimed by inserting a unique row before anything runs; the response is stored in the same transaction
 that records the message. Retryable answers (429, ``instance_not_connected``, 5xx) release the key so a retry with

@@ -1,4 +1,4 @@
-"""The responsible-messaging numbers (CONTRACT.md §3). The guard and the public docs both read them from here."""
+"""The responsible-messaging numbers (docs/api.md "Responsible-messaging rules"). The guard and the public docs both read them from here."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ LINK_SHORTENERS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-# Opt-out confirmation: one reply, within this many seconds of a keyword opt-out (CONTRACT.md §4)
+# Opt-out confirmation: one reply, within this many seconds of a keyword opt-out (docs/api.md "Opt-outs and suppression")
 OPT_OUT_CONFIRMATION_WINDOW_SECONDS = 300
 
 # The outbound queue: bounded retries with backoff for retryable provider errors (timeouts, 5xx)
@@ -108,7 +108,7 @@ PORTAL_TEST_DAILY_CAP = 20
 MESSAGE_MAX_CHARS = 4096
 API_BODY_MAX_BYTES = 64 * 1024
 
-# The public error table, in the order the guards run (CONTRACT.md §2).
+# The public error table, in the order the guards run (docs/api.md "Errors").
 ERROR_TABLE: list[tuple[str, int, str]] = [
     ("invalid_api_key", 401, "The API key is missing, malformed or unknown."),
     ("revoked_api_key", 401, "The API key was revoked."),

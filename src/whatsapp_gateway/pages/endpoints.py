@@ -1,4 +1,4 @@
-"""The endpoint map shown on /docs (CONTRACT.md §1)."""
+"""The endpoint map shown on /docs (docs/api.md "Routes")."""
 
 from __future__ import annotations
 

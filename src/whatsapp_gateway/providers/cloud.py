@@ -1,6 +1,6 @@
 """Meta WhatsApp Cloud API adapter.
 
-Facts this module relies on (``reference/webhooks-and-policy.md`` §4 and §3):
+Facts this module relies on (docs/providers.md "Meta WhatsApp Cloud API"):
 
 - Sends go to ``POST {graph}/{version}/{phone_number_id}/messages`` with ``Authorization: Bearer <token>``; the
   answer carries the ``wamid`` and statuses follow as webhooks (``sent`` / ``delivered`` / ``read`` /

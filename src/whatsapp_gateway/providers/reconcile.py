@@ -1,7 +1,7 @@
 """Reconciliation of lost provider webhooks from the provider's message history.
 
 Neither Evolution API nor WAHA persists webhook retries, and both are known to drop ``messages.upsert`` /
-``message`` events (reference/providers.md §0, §3). A periodic job re-reads the last
+``message`` events (docs/providers.md). A periodic job re-reads the last
 ``GATEWAY_RECONCILE_LOOKBACK_MINUTES`` of each connected instance's history and dispatches what no callback
 delivered, through the same deduplication as the callback route (``providers.services.events_process``).
 """

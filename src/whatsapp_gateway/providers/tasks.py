@@ -40,7 +40,7 @@ def sandbox_due_task() -> None:
     sandbox.sandbox_run_due()
 
 
-# --- Reconciliation of lost provider webhooks from the providers' message history (issue 7) ----------------------
+# --- Reconciliation of lost provider webhooks from the providers' message history -------------------------------
 
 
 @db_periodic_task(crontab(minute=f"*/{settings.GATEWAY_RECONCILE_INTERVAL_MINUTES}"))

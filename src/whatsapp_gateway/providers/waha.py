@@ -1,6 +1,6 @@
 """WAHA (WhatsApp HTTP API) adapter.
 
-Facts this module relies on (``reference/providers.md`` §2):
+Facts this module relies on (docs/providers.md "WAHA"):
 
 - Auth is ``X-Api-Key``. The operator's master key creates and deletes sessions and mints a session-scoped key
   (``POST /api/keys``) that every other call of that instance uses; WAHA builds without the keys API fall back to

@@ -1,4 +1,4 @@
-"""The suppression list: numbers the gateway refuses to message for an account (CONTRACT.md §4)."""
+"""The suppression list: numbers the gateway refuses to message for an account (docs/api.md "Opt-outs and suppression")."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ AUTHENTICATION_PURPOSE = "authentication"
 
 
 def identity_expand(*, account: Account, numbers: set[str], wa_ids: set[str]) -> tuple[set[str], set[str]]:
-    """Add every number and WhatsApp id known for the same contact (CONTRACT.md §4: matching uses the E.164 number
+    """Add every number and WhatsApp id known for the same contact (docs/api.md "Opt-outs and suppression": matching uses the E.164 number
     and every WhatsApp id seen for it, so a ``…@lid`` opt-out blocks the number it was later resolved to)."""
     from whatsapp_gateway.inbound.models import Contact, ContactIdentity
 
@@ -98,7 +98,7 @@ def suppression_find(*, account: Account, phone_e164: str, aliases: Iterable[str
 def suppression_blocking(
     *, account: Account, phone_e164: str, purpose: str, aliases: Iterable[str] = ()
 ) -> Suppression | None:
-    """The suppression that blocks sending ``purpose`` to this number, or ``None`` (CONTRACT.md §4).
+    """The suppression that blocks sending ``purpose`` to this number, or ``None`` (docs/api.md "Opt-outs and suppression").
 
     Every purpose is blocked, except ``authentication`` (one-time codes the person asked for), which may reach a
     number that opted out *by keyword* when the account allows it (``allow_authentication_to_opted_out``, default

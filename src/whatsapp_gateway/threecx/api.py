@@ -1,4 +1,4 @@
-"""The public 3CX webhook route and its OpenAPI description (CONTRACT.md §1, §6).
+"""The public 3CX webhook route and its OpenAPI description (docs/api.md "3CX integration").
 
 It lives at ``/integrations/3cx/webhook/{integration_id}``, outside ``/api/``, so it runs on its own small NinjaAPI
 that the public API includes in ``/openapi.json``. The body is read raw (signatures are over the exact bytes, the

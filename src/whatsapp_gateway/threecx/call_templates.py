@@ -1,4 +1,4 @@
-"""The ten 3CX event types, which of them carry a WhatsApp template, and template rendering (CONTRACT.md §6)."""
+"""The ten 3CX event types, which of them carry a WhatsApp template, and template rendering (docs/api.md "3CX integration")."""
 
 from __future__ import annotations
 

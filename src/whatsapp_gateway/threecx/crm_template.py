@@ -1,4 +1,4 @@
-"""The downloadable 3CX CRM-integration template that turns 3CX calls into call events (reference/threecx.md §2).
+"""The downloadable 3CX CRM-integration template that turns 3CX calls into call events (docs/api.md "3CX integration").
 
 3CX has no generic call webhook; its server-side CRM integration runs two HTTP scenarios we use:
 

@@ -1,4 +1,4 @@
-"""Inbound WhatsApp → 3CX: the bodies we post to the 3CX Webhook URL (CONTRACT.md §6, reference/threecx.md §1d)."""
+"""Inbound WhatsApp → 3CX: the bodies we post to the 3CX Webhook URL (docs/api.md "3CX integration")."""
 
 from __future__ import annotations
 

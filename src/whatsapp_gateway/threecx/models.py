@@ -1,5 +1,5 @@
 """3CX integrations: settings, DID ↔ instance mappings, the event log, and the small ledgers behind the webhook's
-rate limit, retry deduplication and template cooldown (CONTRACT.md §6).
+rate limit, retry deduplication and template cooldown (docs/api.md "3CX integration").
 
 Secrets never sit in plaintext: the 3CX endpoint URL and the integration secret are encrypted with the deployment
 key (the secret is needed in clear to verify and produce HMAC signatures), and both the secret and the Generic SMS

@@ -1,4 +1,4 @@
-"""``POST /integrations/3cx/webhook/{integration_id}``: what 3CX (or middleware) sends us (CONTRACT.md §6).
+"""``POST /integrations/3cx/webhook/{integration_id}``: what 3CX (or middleware) sends us (docs/api.md "3CX integration").
 
 Two request forms share the route, told apart by the credential:
 
@@ -768,7 +768,7 @@ def _text(data: dict, keys: tuple[str, ...], *, allow_empty: bool = False) -> st
 
 
 def _media_urls(data: dict) -> list[str]:
-    """Attachments 3CX may send: Telnyx ``media_urls`` or ``media[].url`` (reference/threecx.md §1c)."""
+    """Attachments 3CX may send: Telnyx ``media_urls`` or ``media[].url`` (docs/api.md "3CX integration")."""
     urls: list[str] = []
     if isinstance(data.get("media_urls"), list):
         urls += [u.strip() for u in data["media_urls"] if isinstance(u, str) and u.strip()]

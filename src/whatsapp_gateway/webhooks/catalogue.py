@@ -1,4 +1,4 @@
-"""The event catalogue: the one place that names every customer webhook event (CONTRACT.md §5).
+"""The event catalogue: the one place that names every customer webhook event (docs/api.md "Webhooks").
 
 For each of the 16 event types it defines the group shown in the portal, a description, the event-specific fields
 (name, type, meaning) and one example. ``build_payload`` turns what a service passes to ``event_emit`` into the

@@ -23,7 +23,7 @@ with ``endpoint_update`` (URL, events, enabled). The log is at ``webhooks:endpoi
 ``/webhooks/<whk_…>/deliveries``). ``signed_json_request`` builds the customer-style signed request from any JSON
 body, for a "signed native JSON" mode.
 
-Design notes: small sync connection pools per worker thread (DESIGN.md §6: several small sync clients beat one
+Design notes: small sync connection pools per worker thread (measured on a 2-core machine: several small sync clients beat one
 big async pool), each pinned to the address the URL check approved (no DNS rebinding), keep-alive between
 deliveries to the same address, 15 s timeout, redirects never followed, no cookies. Requests go to httpx's engine
 (an httpcore pool, ``urlsafety.pinned_pool``) directly (``_post``), without ``httpx.Client``/``httpx.Request``
@@ -108,7 +108,7 @@ def canonical_json(payload: dict) -> bytes:
 def signed_json_request(
     endpoint: Endpoint, *, msg_id: str, event_type: str, payload: dict, timestamp: int
 ) -> OutgoingRequest:
-    """A JSON body with both signature header sets (CONTRACT.md §5) from the endpoint's secret(s)."""
+    """A JSON body with both signature header sets (docs/api.md "Signatures") from the endpoint's secret(s)."""
     body = canonical_json(payload)
     headers = {
         "Content-Type": "application/json",

@@ -1,5 +1,5 @@
 """The customer webhooks in ``/openapi.json``: an OpenAPI 3.1 ``webhooks`` entry per event type, generated from the
-catalogue, with the payload schema, one example and the signature headers (CONTRACT.md §1 and §5)."""
+catalogue, with the payload schema, one example and the signature headers (docs/api.md "Webhooks")."""
 
 from __future__ import annotations
 

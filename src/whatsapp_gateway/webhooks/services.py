@@ -1,6 +1,6 @@
 """Webhook writes: the transactional outbox, endpoints, the delivery worker's claim/record steps, resends, sweeps.
 
-The life of one delivery (DESIGN.md §4, "record, enqueue on commit, claim, sweep"):
+The life of one delivery (docs/architecture.md "Events and the outbox": record, enqueue on commit, claim, sweep):
 
 1. ``event_emit`` (called by every app inside the transaction that makes the change) writes the ``Event`` and one
    ``Delivery`` per enabled endpoint subscribed to that type, in that same transaction, and enqueues the delivery
@@ -56,7 +56,7 @@ from whatsapp_gateway.webhooks.models import (
 
 logger = logging.getLogger(__name__)
 
-# Delay after the 1st, 2nd, … failure (CONTRACT.md §5): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+# Delay after the 1st, 2nd, … failure (docs/api.md "Delivery and retries"): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
 RETRY_SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 JITTER = 0.10

@@ -1,4 +1,4 @@
-"""A local fake of the Meta Graph API for the WhatsApp Cloud API (``reference/webhooks-and-policy.md`` §4):
+"""A local fake of the Meta Graph API for the WhatsApp Cloud API (docs/providers.md "Meta WhatsApp Cloud API"):
 phone number lookup, per-number webhook override, the messages endpoint with Graph error envelopes, and the
 ``X-Hub-Signature-256``-signed webhooks Meta posts. It tracks each recipient's 24-hour customer service window:
 free-form messages outside it are accepted, then fail with error 131047 in the status webhook, as Meta does.

@@ -1,4 +1,4 @@
-"""A local fake of Evolution API v2.3.x (``WHATSAPP-BAILEYS``), as documented in ``reference/providers.md`` §1.
+"""A local fake of Evolution API v2.3.x (``WHATSAPP-BAILEYS``), as docs/providers.md "Evolution API v2" describes it.
 
 It keeps instances, their tokens, webhooks, connection state and messages, answers with the documented bodies
 (including the quirks: HTTP 200 ``{"error": true}`` from restart/connect on a closed instance, 400

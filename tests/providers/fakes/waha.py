@@ -1,4 +1,4 @@
-"""A local fake of WAHA (``reference/providers.md`` §2): sessions, session-scoped keys, QR / pairing code,
+"""A local fake of WAHA (docs/providers.md "WAHA"): sessions, session-scoped keys, QR / pairing code,
 check-exists, sendText (WEBJS response shape), LID lookup, chat history, and the HMAC-SHA512-signed webhooks
 WAHA posts (``X-Webhook-Hmac``, ``X-Webhook-Hmac-Algorithm``, ``X-Webhook-Request-Id``, ``X-Webhook-Timestamp``).
 """

@@ -1,4 +1,4 @@
-"""The guard's checks, one small function each, in the order of CONTRACT.md §2.
+"""The guard's checks, one small function each, in the order of docs/api.md "Errors".
 
 A check returns ``None`` (allow) or a block: a ``lib.errors`` exception instance carrying the code, HTTP status,
 details and headers. Checks may fill the context for later checks (the E.164 number, the instance, counts).
@@ -173,7 +173,7 @@ def check_connected(ctx: GuardContext) -> Block | None:
 
 
 def check_suppression(ctx: GuardContext) -> Block | None:
-    """Suppressed numbers are refused, with two exceptions (CONTRACT.md §4): one-time codes may reach a number that
+    """Suppressed numbers are refused, with two exceptions (docs/api.md "Opt-outs and suppression"): one-time codes may reach a number that
     opted out by keyword (never a blocked one) unless the account turned that off; and the single opt-out
     confirmation may reach a number whose keyword opt-out is less than five minutes old."""
     from whatsapp_gateway.suppression.models import SuppressionReason, SuppressionSource
