@@ -17,8 +17,8 @@ from whatsapp_gateway.messaging.guard.textfeatures import tokenize
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "guard"
 
-# Floors on the validation split, which is never used for fitting or for choosing thresholds (see docs and README
-# for the figures). They sit just under what the shipped model measures, so a regression fails here.
+# Floors on the validation split, which is never used for fitting or for choosing thresholds (docs/benchmarks.md
+# has the figures). They sit just under what the shipped model measures, so a regression fails here.
 VALIDATION_MARKETING_RECALL_FLOOR = 0.69
 VALIDATION_LEGITIMATE_PASS_FLOOR = 0.99
 

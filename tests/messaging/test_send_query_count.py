@@ -1,5 +1,5 @@
 """Pins the database work of one accepted send so it cannot silently grow back (bench/send_api.py measures the
-cost; see the README's benchmark section). Savepoint statements are left out: the test's own transaction turns the
+cost; see docs/benchmarks.md). Savepoint statements are left out: the test's own transaction turns the
 send's BEGIN/COMMIT into SAVEPOINT/RELEASE, and the count must be the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
 It does what every logged send must do and nothing else: authenticate the API key exactly as the send API does,
 parse the body with the same reader, and durably write one row as wide as a message-log row in the send's own
-write turn. ``send/floor`` CPU is measured against it (README "Benchmark" under the send API, docs/scaling.md).
+write turn. ``send/floor`` CPU is measured against it (docs/benchmarks.md, docs/scaling.md).
 """
 
 from __future__ import annotations

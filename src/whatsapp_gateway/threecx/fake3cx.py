@@ -10,7 +10,7 @@ In tests::
         request = pbx.wait_for(1)[0]                    # what the gateway posted (method, path, headers, json)
         pbx.post_generic_sms(provider_url, api_key, from_="+13052314933", to="+9665…", text="Hi")
 
-From a shell (the demo in the README)::
+From a shell (the walkthrough in docs/guide.md)::
 
     whatsapp-gateway fake-3cx serve --port 8701                 # prints every request it receives
     whatsapp-gateway fake-3cx sms --provider-url URL --api-key KEY --from +1305… --to +9665… --text "Hi"
