@@ -30,6 +30,7 @@ from pathlib import Path
 from whatsapp_gateway.messaging.guard.signals import Hit, matcher
 from whatsapp_gateway.messaging.guard.textfeatures import (
     Token,
+    arabic_stem,
     char_grams,
     shape_features,
     tokenize,
@@ -124,6 +125,7 @@ class Model:
     meta: dict = field(default_factory=dict)
     # word -> (number of its character grams, sum of their weights): words repeat, grams need not be rebuilt
     _char_sums: dict[str, tuple[int, float]] = field(default_factory=dict, repr=False, compare=False)
+    _unigrams: dict[str, tuple[int, float]] = field(default_factory=dict, repr=False, compare=False)
 
     def char_sum(self, word: str) -> tuple[int, float]:
         cached = self._char_sums.get(word)
@@ -136,21 +138,51 @@ class Model:
             self._char_sums[word] = cached
         return cached
 
-    def logit(self, text: str, tokens: list[Token] | None = None, hits: list[Hit] | None = None) -> float:
+    def unigram(self, norm: str) -> tuple[int, float]:
+        """A word's unigram features (itself, and its stem when it differs): how many, and their summed weight."""
+        cached = self._unigrams.get(norm)
+        if cached is None:
+            weights = self.weights
+            stem = arabic_stem(norm)
+            if stem != norm:
+                cached = (2, weights.get("w:" + norm, 0.0) + weights.get("w:" + stem, 0.0))
+            else:
+                cached = (1, weights.get("w:" + norm, 0.0))
+            if len(self._unigrams) > 200_000:
+                self._unigrams.clear()
+            self._unigrams[norm] = cached
+        return cached
+
+    def logit(
+        self,
+        text: str,
+        tokens: list[Token] | None = None,
+        hits: list[Hit] | None = None,
+        shapes: list[str] | None = None,
+    ) -> float:
         """The model's log-odds of marketing: the same sum as over ``extract(text)``, without building it."""
         tokens = tokenize(text) if tokens is None else tokens
         hits = matcher().find(tokens) if hits is None else hits
-        weights = self.weights
+        shapes = shape_features(text, tokens) if shapes is None else shapes
+        get = self.weights.get
         z = self.bias
         for signal_id in {hit.signal.id for hit in hits}:
-            z += weights.get("s:" + signal_id, 0.0) * SIGNAL_VALUE
-        for name in shape_features(text, tokens):
-            z += weights.get(name, 0.0) * SHAPE_VALUE
-        grams = word_grams(tokens)
-        if grams:
-            z += (
-                WORD_NORM / math.sqrt(max(len(grams), WORD_FLOOR)) * sum(weights.get(name, 0.0) for name, _, _ in grams)
-            )
+            z += get("s:" + signal_id, 0.0) * SIGNAL_VALUE
+        for name in shapes:
+            z += get(name, 0.0) * SHAPE_VALUE
+        # Word grams (as ``word_grams`` lists them): every unigram, then each pair of neighbours.
+        norms = [t.norm for t in tokens if t.kind != "bang"]
+        if norms:
+            count, total_weight = len(norms) - 1, 0.0
+            previous = None
+            for norm in norms:
+                n, weight = self.unigram(norm)
+                count += n
+                total_weight += weight
+                if previous is not None:
+                    total_weight += get("b:" + previous + " " + norm, 0.0)
+                previous = norm
+            z += WORD_NORM / math.sqrt(max(count, WORD_FLOOR)) * total_weight
         total, acc = 0, 0.0
         for token in tokens:
             if token.kind == "word" and len(token.norm) >= 2:
@@ -241,20 +273,14 @@ def classify(text: str, m: Model | None = None) -> Verdict:
     m = m or model()
     tokens = tokenize(text)
     hits = matcher().find(tokens)
-    probability = _sigmoid(m.logit(text, tokens, hits))
+    shapes = shape_features(text, tokens)
+    probability = _sigmoid(m.logit(text, tokens, hits, shapes))
     score = score_for(probability, m)
     reasons: list[str] = []
     highlights: list[tuple[int, int]] = []
     if score >= 50:
         category, confidence = MARKETING, probability
-        feats = extract(text, tokens, hits)
-        weights = m.weights
-        contributions: dict[str, float] = {}
-        for name, (value, _) in feats.values.items():
-            weight = weights.get(name)
-            if weight is not None:
-                contributions[name] = weight * value
-        reasons, highlights = _explain(text, feats, contributions)
+        reasons, highlights = _explain(text, tokens, hits, shapes, word_grams(tokens), m)
     elif _is_one_time_code(tokens, hits):
         category, confidence = AUTHENTICATION, 1 - probability
     else:
@@ -278,36 +304,71 @@ def _is_one_time_code(tokens: list[Token], hits: list[Hit]) -> bool:
     return any(hit.signal.id == "otp" for hit in hits)
 
 
-def _explain(text: str, feats: Features, contributions: dict[str, float]) -> tuple[list[str], list[tuple[int, int]]]:
-    """Reasons from the features that pushed the text towards marketing, strongest first, each quoting its words."""
-    tokens = feats.tokens
+def _attributions(
+    tokens: list[Token], hits: list[Hit], shapes: list[str], grams: list[tuple[str, int, int]], m: Model
+) -> tuple[list[tuple[float, str, set[int]]], float, dict[int, float]]:
+    """What pushed the text towards marketing, computed from the same terms as ``Model.logit``: the named signals and
+    value kinds with their weight and tokens, the weight of its tone, and each word's share of the n-gram weights
+    (a gram's weight split evenly over the tokens it covers)."""
+    weights = m.weights
     named: list[tuple[float, str, set[int]]] = []
-    covered: set[int] = set()
     by_signal: dict[str, set[int]] = defaultdict(set)
-    for hit in feats.hits:
+    signals = {}
+    for hit in hits:
         by_signal[hit.signal.id].update(range(hit.first, hit.last + 1))
-    signals = {hit.signal.id: hit.signal for hit in feats.hits}
+        signals[hit.signal.id] = hit.signal
     for signal_id, indexes in by_signal.items():
-        c = contributions.get("s:" + signal_id, 0.0)
+        c = weights.get("s:" + signal_id, 0.0) * SIGNAL_VALUE
         if c > 0.05:
             signal = signals[signal_id]
             named.append((c, f"{signal.group}: {signal.label}", indexes))
-    for name, (group, label, _) in _SHAPE_REASONS.items():
-        c = contributions.get(name, 0.0)
-        indexes = set(feats.values[name][1]) if name in feats.values else set()
-        if c > 0.05 and indexes:
-            named.append((c, f"{group}: {label}", indexes))
-    tone = [(contributions.get(n, 0.0), n) for n in feats.values if n.startswith(_TONE_PREFIXES)]
-    tone_weight = sum(c for c, _ in tone if c > 0)
-    named.sort(key=lambda item: -item[0])
-    # Words the learned n-grams weigh as marketing, outside what a named signal already quotes.
+    tone_weight = 0.0
+    for name in shapes:
+        c = weights.get(name, 0.0) * SHAPE_VALUE
+        if name.startswith(_TONE_PREFIXES):
+            tone_weight += max(c, 0.0)
+        elif name in _SHAPE_REASONS and c > 0.05:
+            group, label, kinds = _SHAPE_REASONS[name]
+            indexes = {i for i, t in enumerate(tokens) if t.kind in kinds}
+            if indexes:
+                named.append((c, f"{group}: {label}", indexes))
     per_token: dict[int, float] = defaultdict(float)
-    for name, c in contributions.items():
-        if name[:2] in {"w:", "b:", "c:"}:
-            covered_tokens = feats.values[name][1]
-            share = c / max(1, len(covered_tokens))
-            for i in covered_tokens:
-                per_token[i] += share
+    if grams:
+        scale = WORD_NORM / math.sqrt(max(len(grams), WORD_FLOOR))
+        for name, first, last in grams:
+            weight = weights.get(name)
+            if weight:
+                if first == last:
+                    per_token[first] += weight * scale
+                else:
+                    per_token[first] += weight * scale / 2
+                    per_token[last] += weight * scale / 2
+    sums: list[tuple[int, float]] = []
+    total = 0
+    for i, token in enumerate(tokens):
+        if token.kind == "word" and len(token.norm) >= 2:
+            n, weight = m.char_sum(token.norm)
+            total += n
+            sums.append((i, weight))
+    if total:
+        scale = CHAR_NORM / math.sqrt(max(total, CHAR_FLOOR))
+        for i, weight in sums:
+            per_token[i] += weight * scale
+    return named, tone_weight, per_token
+
+
+def _explain(
+    text: str,
+    tokens: list[Token],
+    hits: list[Hit],
+    shapes: list[str],
+    grams: list[tuple[str, int, int]],
+    m: Model,
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """Reasons from the features that pushed the text towards marketing, strongest first, each quoting its words."""
+    named, tone_weight, per_token = _attributions(tokens, hits, shapes, grams, m)
+    covered: set[int] = set()
+    named.sort(key=lambda item: -item[0])
     merged: dict[str, tuple[float, set[int]]] = {}
     for c, reason, indexes in named:
         total, idx = merged.get(reason, (0.0, set()))

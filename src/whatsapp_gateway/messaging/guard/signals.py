@@ -78,12 +78,28 @@ class Matcher:
                 else:
                     self._exact.setdefault(keys[0], []).append(entry)
         self._lengths = sorted(lengths)
+        self._cache: dict[str, tuple[_Phrase, ...]] = {}
 
     @staticmethod
     def _word_matches(key: str, norm: str, word: str, prefix: bool) -> bool:
         if prefix:
             return key.startswith(word) or norm.startswith(word)
         return key == word
+
+    def _candidates(self, key: str) -> tuple[_Phrase, ...]:
+        """The phrases that can start at a word with this key (cached: the same words recur in every message)."""
+        cached = self._cache.get(key)
+        if cached is None:
+            candidates = list(self._exact.get(key, ()))
+            for length in self._lengths:
+                if length > len(key):
+                    break
+                candidates.extend(self._prefix.get(key[:length], ()))
+            cached = tuple(candidates)
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[key] = cached
+        return cached
 
     def find(self, tokens: list[Token]) -> list[Hit]:
         words = [t for t in tokens if t.kind != "bang"]
@@ -92,12 +108,7 @@ class Matcher:
         hits: list[Hit] = []
         seen: set[tuple[str, int]] = set()
         for j, key in enumerate(keys):
-            candidates = list(self._exact.get(key, ()))
-            for length in self._lengths:
-                if length > len(key):
-                    break
-                candidates.extend(self._prefix.get(key[:length], ()))
-            for phrase in candidates:
+            for phrase in self._candidates(key):
                 end = j + len(phrase.words)
                 if end > len(keys):
                     continue
