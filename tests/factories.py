@@ -83,9 +83,9 @@ def make_instance(account, *, name: str = "support-line", connected: bool = Fals
 def connect_instance(instance):
     """Pair a sandbox instance the way a person does: Connect, then scan the QR code with the simulated phone."""
     from whatsapp_gateway.instances.services import instance_connect
-    from whatsapp_gateway.providers.sandbox import simulate_scan
+    from whatsapp_gateway.providers.sandbox import simulate
 
     instance = instance_connect(instance=instance)
-    simulate_scan(instance=instance)
+    simulate.scan(instance=instance)
     instance.refresh_from_db()
     return instance

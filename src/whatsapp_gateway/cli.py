@@ -193,7 +193,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     _setup_django()
     from whatsapp_gateway.instances.selectors import instance_find_for_operator
     from whatsapp_gateway.lib.phone import mask
-    from whatsapp_gateway.providers import sandbox
+    from whatsapp_gateway.providers.sandbox import simulate
+    from whatsapp_gateway.providers.sandbox.phone import DEFAULT_CONTACT_NAME, SandboxError
 
     try:
         instance = instance_find_for_operator(ref=args.instance, account_ref=args.account)
@@ -202,42 +203,42 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     action = args.action
     try:
         if action == "scan":
-            receipt = sandbox.simulate_scan(instance=instance)
+            receipt = simulate.scan(instance=instance)
         elif action in ("inbound", "stop"):
             if action == "stop":
-                receipt = sandbox.simulate_stop(instance=instance, from_phone=args.from_phone)
+                receipt = simulate.stop(instance=instance, from_phone=args.from_phone)
             else:
-                receipt = sandbox.simulate_inbound(
+                receipt = simulate.inbound(
                     instance=instance,
                     from_phone=args.from_phone,
                     text=args.text or "Hello!",
-                    from_name=args.name or sandbox.DEFAULT_CONTACT_NAME,
+                    from_name=args.name or DEFAULT_CONTACT_NAME,
                 )
         elif action in ("call", "missed-call"):
-            receipt = sandbox.simulate_call(
+            receipt = simulate.call(
                 instance=instance, from_phone=args.from_phone, is_video=args.video, missed=action == "missed-call"
             )
         elif action == "group-message":
-            receipt = sandbox.simulate_group_message(
+            receipt = simulate.group_message(
                 instance=instance,
                 from_phone=args.from_phone,
                 text=args.text or "Hello team!",
                 group_name=args.group,
-                from_name=args.name or sandbox.DEFAULT_CONTACT_NAME,
+                from_name=args.name or DEFAULT_CONTACT_NAME,
             )
         elif action == "group-update":
-            receipt = sandbox.simulate_group_update(
+            receipt = simulate.group_update(
                 instance=instance, action=args.group_action, participant=args.participant, group_name=args.group
             )
         elif action == "conversation-update":
-            receipt = sandbox.simulate_conversation_update(
+            receipt = simulate.conversation_update(
                 instance=instance, phone=args.phone, unread_count=args.unread, archived=args.archived
             )
         elif action == "reconnect":
-            receipt = sandbox.simulate_reconnect(instance=instance)
+            receipt = simulate.reconnect(instance=instance)
         else:
-            receipt = sandbox.simulate_disconnect(instance=instance)
-    except sandbox.SandboxError as exc:
+            receipt = simulate.disconnect(instance=instance)
+    except SandboxError as exc:
         sys.exit(f"error: {exc.message}")
     instance.refresh_from_db()
     number = f", number {mask(instance.phone_number)}" if instance.phone_number else ""

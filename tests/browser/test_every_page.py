@@ -22,7 +22,7 @@ from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.lib.errors import GatewayError
 from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.messaging.services import send_message
-from whatsapp_gateway.providers.sandbox import simulate_inbound
+from whatsapp_gateway.providers.sandbox import simulate
 
 SCREENSHOTS = os.environ.get("SCREENSHOTS_DIR")
 # Layout and accessibility do not depend on the database: CI checks them once, in the SQLite run.
@@ -102,7 +102,7 @@ def account_with_traffic(owner_alice):
             purpose="marketing",
             source="api",
         )
-    simulate_inbound(instance=instance, text="Hello, is my order on its way?")
+    simulate.inbound(instance=instance, text="Hello, is my order on its way?")
     return instance, Message.objects.filter(account=account).first(), InboundMessage.objects.get(account=account)
 
 

@@ -39,13 +39,13 @@ def test_create_pair_and_see_the_instance_connected(logged_in_page, base_url):
 def test_the_connection_tab_follows_a_change_made_elsewhere(logged_in_page, base_url, owner_alice):
     from tests.factories import make_instance
     from whatsapp_gateway.instances.services import instance_connect
-    from whatsapp_gateway.providers.sandbox import simulate_scan
+    from whatsapp_gateway.providers.sandbox import simulate
 
     page = logged_in_page
     instance = instance_connect(instance=make_instance(owner_alice.account, name="phone-two"))
     page.goto(f"{base_url}/instances/{instance.public_id}/manage?tab=connection")
     expect(page.locator("[data-testid=qr-code] svg")).to_be_visible()
 
-    simulate_scan(instance=instance)  # the phone scans; the page polls and reloads by itself
+    simulate.scan(instance=instance)  # the phone scans; the page polls and reloads by itself
 
     expect(page.get_by_test_id("instance-state")).to_have_text("Connected", timeout=10_000)

@@ -69,17 +69,17 @@ def cmd_simulate(instance_id: str, phone: str) -> dict:
     """What the simulated phone can do, once each: inbound text, call, missed call, group message and update,
     conversation update, then an opt-out (STOP) from ``phone``."""
     from whatsapp_gateway.instances.models import Instance
-    from whatsapp_gateway.providers import sandbox
+    from whatsapp_gateway.providers.sandbox import simulate
 
     instance = Instance.objects.get(public_id=instance_id)
     receipts = [
-        sandbox.simulate_inbound(instance=instance, from_phone=phone, text="Where is my order?", from_name="Maria"),
-        sandbox.simulate_call(instance=instance, from_phone=phone),
-        sandbox.simulate_call(instance=instance, from_phone=phone, missed=True),
-        sandbox.simulate_group_message(instance=instance, from_phone=phone, text="Hi all", group_name="Team"),
-        sandbox.simulate_group_update(instance=instance, action="join", participant=phone, group_name="Team"),
-        sandbox.simulate_conversation_update(instance=instance, phone=phone, unread_count=2, archived=False),
-        sandbox.simulate_stop(instance=instance, from_phone=phone),
+        simulate.inbound(instance=instance, from_phone=phone, text="Where is my order?", from_name="Maria"),
+        simulate.call(instance=instance, from_phone=phone),
+        simulate.call(instance=instance, from_phone=phone, missed=True),
+        simulate.group_message(instance=instance, from_phone=phone, text="Hi all", group_name="Team"),
+        simulate.group_update(instance=instance, action="join", participant=phone, group_name="Team"),
+        simulate.conversation_update(instance=instance, phone=phone, unread_count=2, archived=False),
+        simulate.stop(instance=instance, from_phone=phone),
     ]
     return {"statuses": [receipt.status for receipt in receipts]}
 

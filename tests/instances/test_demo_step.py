@@ -21,10 +21,10 @@ def test_demo_creates_a_connected_sandbox_instance_once(db):
 
 
 def test_demo_reconnects_a_disconnected_demo_instance(db):
-    from whatsapp_gateway.providers.sandbox import simulate_disconnect
+    from whatsapp_gateway.providers.sandbox import simulate
 
     result = demo_setup()
     instance = Instance.objects.get(public_id=result["instance_id"])
-    simulate_disconnect(instance=instance)
+    simulate.disconnect(instance=instance)
 
     assert demo_setup()["instance_state"] == "connected"

@@ -99,7 +99,7 @@ def test_deleted_instances_are_not_reconciled_and_one_failure_does_not_stop_the_
 
 def test_a_provider_outage_leaves_the_state_alone(owner_alice, monkeypatch):
     from whatsapp_gateway.providers.base import ProviderError
-    from whatsapp_gateway.providers.sandbox import SandboxProvider
+    from whatsapp_gateway.providers.sandbox.adapter import SandboxProvider
 
     instance = make_instance(owner_alice.account, connected=True)
 

@@ -12,7 +12,7 @@ from whatsapp_gateway.accounts.models import AuditLog
 from whatsapp_gateway.message_templates import sync
 from whatsapp_gateway.message_templates.models import Template
 from whatsapp_gateway.message_templates.services import TemplateError
-from whatsapp_gateway.providers import cloud
+from whatsapp_gateway.providers.cloud import adapter as cloud
 
 pytestmark = pytest.mark.django_db
 

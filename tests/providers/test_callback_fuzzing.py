@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 from tests.providers.conftest import make_instance
 from tests.providers.fakes.waha import WahaSession
 from tests.providers.helpers import IgnoredCounter
-from whatsapp_gateway.providers import cloud, evolution, waha
 from whatsapp_gateway.providers.base import CallbackRejected, NormalisedEvent
+from whatsapp_gateway.providers.cloud import callbacks as cloud
+from whatsapp_gateway.providers.evolution import callbacks as evolution
 from whatsapp_gateway.providers.registry import get_provider
+from whatsapp_gateway.providers.waha import callbacks as waha
 
 pytestmark = pytest.mark.django_db
 FUZZ = settings(

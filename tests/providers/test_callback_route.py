@@ -9,7 +9,7 @@ import time_machine
 
 from tests.factories import make_instance
 from whatsapp_gateway.instances.services import instance_delete
-from whatsapp_gateway.providers import dispatch, sandbox
+from whatsapp_gateway.providers import dispatch
 from whatsapp_gateway.providers.base import InboundMessage
 from whatsapp_gateway.providers.models import (
     CallbackRejection,
@@ -17,6 +17,8 @@ from whatsapp_gateway.providers.models import (
     ProcessedProviderEvent,
     ProviderCallback,
 )
+from whatsapp_gateway.providers.sandbox.adapter import SandboxProvider
+from whatsapp_gateway.providers.sandbox.server import callback_body, signed_headers
 from whatsapp_gateway.providers.services import callback_process, callbacks_sweep
 
 
@@ -43,13 +45,13 @@ def _url(instance, token=None, provider="sandbox") -> str:
 
 
 def _message_body(message_id="MSG1", text="Hello") -> bytes:
-    return sandbox.callback_body(
+    return callback_body(
         "message", {"id": message_id, "from": "12025550142@s.whatsapp.net", "type": "text", "text": text}
     )
 
 
 def _post(client, instance, body: bytes, *, headers=None, token=None, provider="sandbox"):
-    hdrs = sandbox.signed_headers(instance, body) if headers is None else headers
+    hdrs = signed_headers(instance, body) if headers is None else headers
     hdrs = {k: v for k, v in hdrs.items() if k != "content-type"}
     return client.post(_url(instance, token, provider), data=body, content_type="application/json", headers=hdrs)
 
@@ -120,7 +122,7 @@ def test_a_deleted_instance_token_stops_working(client, instance):
 
 def test_a_bad_signature_is_refused(client, instance):
     body = _message_body()
-    headers = sandbox.signed_headers(instance, body)
+    headers = signed_headers(instance, body)
     headers["x-sandbox-signature"] = "sha256=" + "0" * 64
     response = _post(client, instance, body, headers=headers)
 
@@ -138,7 +140,7 @@ def test_a_missing_signature_is_refused(client, instance):
 def test_a_replayed_old_callback_is_refused(client, instance):
     with time_machine.travel("2026-11-24 10:00:00Z", tick=False):
         body = _message_body()
-        headers = sandbox.signed_headers(instance, body)
+        headers = signed_headers(instance, body)
     with time_machine.travel("2026-11-24 10:10:00Z", tick=False):
         response = _post(client, instance, body, headers=headers)
 
@@ -186,7 +188,7 @@ def test_the_same_body_twice_is_stored_once_and_processed_once(
     client, instance, inbound_seen, django_capture_on_commit_callbacks
 ):
     body = _message_body("DUP1")
-    headers = sandbox.signed_headers(instance, body)
+    headers = signed_headers(instance, body)
     with django_capture_on_commit_callbacks(execute=True):
         first = _post(client, instance, body, headers=headers)
         second = _post(client, instance, body, headers=headers)
@@ -263,7 +265,7 @@ def test_the_sweeper_picks_up_a_callback_whose_job_was_lost(client, instance, in
 
 
 def test_odd_json_never_breaks_the_parser(client, instance):
-    provider = sandbox.SandboxProvider()
+    provider = SandboxProvider()
     odd = [
         b"[]",
         b"1",

@@ -8,7 +8,8 @@ import pytest
 
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.providers.base import CallbackRejected, ProviderError
-from whatsapp_gateway.providers.cloud import PHONE_FIELDS, WINDOW_MESSAGE
+from whatsapp_gateway.providers.cloud.adapter import PHONE_FIELDS
+from whatsapp_gateway.providers.cloud.client import WINDOW_MESSAGE
 from whatsapp_gateway.providers.registry import get_provider
 
 pytestmark = pytest.mark.django_db

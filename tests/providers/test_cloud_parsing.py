@@ -10,7 +10,7 @@ from tests.providers.conftest import make_instance
 from tests.providers.helpers import FIXTURES, IgnoredCounter, at, parse
 from whatsapp_gateway.inbound.models import InboundMessage as InboundRow
 from whatsapp_gateway.providers.base import InboundMessage, MessageStatusUpdate
-from whatsapp_gateway.providers.cloud import WINDOW_MESSAGE
+from whatsapp_gateway.providers.cloud.client import WINDOW_MESSAGE
 from whatsapp_gateway.providers.services import events_process
 
 pytestmark = pytest.mark.django_db

@@ -35,10 +35,11 @@ from tests.providers.fakes.cloud import WABA_ID, FakeCloud
 from tests.providers.fakes.evolution import FakeEvolution
 from tests.providers.fakes.waha import FakeWaha
 from whatsapp_gateway.instances.models import InstanceState
-from whatsapp_gateway.providers import cloud as cloud_module
-from whatsapp_gateway.providers import evolution as evolution_module
-from whatsapp_gateway.providers import waha as waha_module
+from whatsapp_gateway.providers import cloud as cloud_package
+from whatsapp_gateway.providers import evolution as evolution_package
+from whatsapp_gateway.providers import waha as waha_package
 from whatsapp_gateway.providers.base import InboundMessage, QrUpdate
+from whatsapp_gateway.providers.cloud import adapter as cloud_adapter
 from whatsapp_gateway.providers.http import use_transport
 from whatsapp_gateway.providers.registry import get_provider
 
@@ -142,7 +143,7 @@ def call(method: str, path: str, headers: dict[str, str], body: Any = None, **qu
 
 
 def test_evolution_every_call_over_http(owner_alice, serve, settings, monkeypatch):
-    monkeypatch.setattr("whatsapp_gateway.providers.evolution.PAIRING_POLL_SECONDS", 0)
+    monkeypatch.setattr("whatsapp_gateway.providers.evolution.adapter.PAIRING_POLL_SECONDS", 0)
     fake = FakeEvolution()
     fake.ignore_webhook_on_create = True  # an Evolution build that drops the webhook given at create
     settings.EVOLUTION_BASE_URL = serve(fake)
@@ -243,7 +244,7 @@ def test_evolution_every_call_over_http(owner_alice, serve, settings, monkeypatc
         (sent.provider_message_id, True, "Your order #1042 has shipped.")
     ]
     assert ref not in fake.instances
-    assert_every_call_site_is_covered(evolution_module, fake)
+    assert_every_call_site_is_covered(evolution_package, fake)
 
 
 def test_waha_every_call_over_http(owner_alice, serve, settings):
@@ -388,7 +389,7 @@ def test_waha_every_call_over_http(owner_alice, serve, settings):
     assert (inbound.sender_lid, inbound.sender_phone) == ("103899771998284@lid", "+5511977776666")
     assert [(e.provider_message_id, e.from_me) for e in history] == [(sent.provider_message_id, True)]
     assert ref not in fake.sessions and fake.keys == {}
-    assert_every_call_site_is_covered(waha_module, fake)
+    assert_every_call_site_is_covered(waha_package, fake)
 
 
 def test_cloud_every_call_over_http(owner_alice, serve, settings, monkeypatch):
@@ -412,7 +413,7 @@ def test_cloud_every_call_over_http(owner_alice, serve, settings, monkeypatch):
     sent = cloud.send_text(instance, to=CUSTOMER, text="Your order #1042 has shipped.")
     fake.add_template("order_shipped", "Your order {{1}} has shipped.")
     fake.add_template("login_code", "{{1}} is your code.", category="AUTHENTICATION")
-    monkeypatch.setattr(cloud_module, "TEMPLATE_PAGE_SIZE", 1)  # two pages over the wire
+    monkeypatch.setattr(cloud_adapter, "TEMPLATE_PAGE_SIZE", 1)  # two pages over the wire
     listed = cloud.list_message_templates(instance, waba_id=WABA_ID)
     sent_template = cloud.send_template(instance, to=CUSTOMER, name="order_shipped", language="en", variables=["#1042"])
     for action in ("restart", "logout", "delete_instance"):
@@ -486,13 +487,14 @@ def test_cloud_every_call_over_http(owner_alice, serve, settings, monkeypatch):
     assert (configured.state, configured.phone_number) == (InstanceState.CONNECTED, "+15550783881")
     assert state.state == connected.state == InstanceState.CONNECTED
     assert sent.provider_message_id.startswith("wamid.") and sent.status == "sending"
-    assert_every_call_site_is_covered(cloud_module, fake, prefix="/v25.0/")
+    assert_every_call_site_is_covered(cloud_package, fake, prefix="/v25.0/")
 
 
-def call_sites(module: Any) -> list[tuple[str, str]]:
-    """(method, path template) of every ``self._call(...)`` / ``self._graph(...)`` in an adapter's source."""
+def call_sites(package: Any) -> list[tuple[str, str]]:
+    """(method, path template) of every ``self._call(...)`` / ``self._graph(...)`` in a provider package's source."""
     sites = []
-    for node in ast.walk(ast.parse(Path(module.__file__).read_text())):
+    source = "\n".join(path.read_text() for path in sorted(Path(package.__file__).parent.glob("*.py")))
+    for node in ast.walk(ast.parse(source)):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -513,13 +515,13 @@ def call_sites(module: Any) -> list[tuple[str, str]]:
     return sites
 
 
-def assert_every_call_site_is_covered(module: Any, fake: FakeApi, *, prefix: str = "") -> None:
-    """Each call site of the adapter matches at least one request of the ledger just asserted."""
-    sites = call_sites(module)
+def assert_every_call_site_is_covered(package: Any, fake: FakeApi, *, prefix: str = "") -> None:
+    """Each call site of the provider's package matches at least one request of the ledger just asserted."""
+    sites = call_sites(package)
     assert len(sites) >= 3, sites  # the source scan itself works
     for method, template in sites:
         path = prefix + template.lstrip("/") if prefix else template
         pattern = re.compile("^" + re.escape(path).replace(re.escape("{}"), "[^/]+") + "$")
         assert any(r.method == method and pattern.match(r.path) for r in fake.requests), (
-            f"{module.__name__}: {method} {template} has no exact contract assertion in this module"
+            f"{package.__name__}: {method} {template} has no exact contract assertion in this module"
         )

@@ -22,8 +22,10 @@ from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.instances.services import instance_connect, instance_create
 from whatsapp_gateway.messaging import queue
 from whatsapp_gateway.messaging.models import Message, MessageStatus
-from whatsapp_gateway.providers import sandbox
 from whatsapp_gateway.providers.models import SandboxMessage
+from whatsapp_gateway.providers.sandbox import simulate
+from whatsapp_gateway.providers.sandbox.phone import STATUS_STEPS, fake_phone_number
+from whatsapp_gateway.providers.sandbox.server import status_advance
 from whatsapp_gateway.suppression.models import Suppression
 from whatsapp_gateway.webhooks.models import Event
 
@@ -48,7 +50,7 @@ class Scenario:
         if self.name == "sandbox":
             instance = instance_connect(instance=instance)
             assert instance.state == InstanceState.PAIRING and instance.qr_payload
-            sandbox.simulate_scan(instance=instance)  # the simulated phone scans; its callback is processed at once
+            simulate.scan(instance=instance)  # the simulated phone scans; its callback is processed at once
             return Instance.objects.get(pk=instance.pk)
         if self.name == "evolution":
             instance = instance_connect(instance=instance)
@@ -73,9 +75,9 @@ class Scenario:
         if self.name == "sandbox":  # the simulated phone's receipts through the route (zero delays in tests: the
             # first step's commit schedules the next ones at once)
             phone_message = SandboxMessage.objects.get(provider_message_id=provider_message_id)
-            while phone_message.status != sandbox.STATUS_STEPS[-1]:
+            while phone_message.status != STATUS_STEPS[-1]:
                 with self.capture(execute=True):
-                    assert sandbox.sandbox_status_advance(message_pk=phone_message.pk, from_status=phone_message.status)
+                    assert status_advance(message_pk=phone_message.pk, from_status=phone_message.status)
                 phone_message.refresh_from_db()
             return
         steps = {
@@ -95,7 +97,7 @@ class Scenario:
     def inbound(self, instance, text) -> None:
         if self.name == "sandbox":
             with self.capture(execute=True):
-                sandbox.simulate_inbound(instance=instance, from_phone=CUSTOMER, text=text)
+                simulate.inbound(instance=instance, from_phone=CUSTOMER, text=text)
             return
         self.post(instance, self.fake.inbound(instance.provider_ref, phone=CUSTOMER, text=text))
 
@@ -136,7 +138,7 @@ def test_pair_send_receipts_inbound_and_stop_through_the_real_adapter(
     assert instance.provider_ref or provider in ("cloud", "sandbox")
     instance = scenario.pair(instance, alice_client)
     assert instance.state == InstanceState.CONNECTED
-    own = {"cloud": "+15550783881", "sandbox": sandbox.fake_phone_number(instance)}.get(provider, OWN_NUMBER)
+    own = {"cloud": "+15550783881", "sandbox": fake_phone_number(instance)}.get(provider, OWN_NUMBER)
     assert instance.phone_number == own
     assert "instance.connected" in event_types(instance)
 

@@ -13,7 +13,7 @@ from tests.providers.helpers import fixture_json
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.instances.services import instance_connect
 from whatsapp_gateway.providers.base import MessageStatusUpdate, ProviderError
-from whatsapp_gateway.providers.evolution import WEBHOOK_EVENTS
+from whatsapp_gateway.providers.evolution.adapter import WEBHOOK_EVENTS
 from whatsapp_gateway.providers.http import use_transport
 from whatsapp_gateway.providers.registry import get_provider
 
@@ -129,7 +129,7 @@ def test_it_asks_for_a_qr_code_with_the_instance_token(evolution_instance, fake_
 
 @pytest.fixture
 def no_pairing_wait(monkeypatch):
-    monkeypatch.setattr("whatsapp_gateway.providers.evolution.PAIRING_POLL_SECONDS", 0)
+    monkeypatch.setattr("whatsapp_gateway.providers.evolution.adapter.PAIRING_POLL_SECONDS", 0)
 
 
 def test_it_asks_for_a_pairing_code_for_a_phone_number_and_waits_for_it(

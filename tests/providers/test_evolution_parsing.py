@@ -21,7 +21,7 @@ from whatsapp_gateway.providers.base import (
     MessageStatusUpdate,
     QrUpdate,
 )
-from whatsapp_gateway.providers.evolution_messages import history_status
+from whatsapp_gateway.providers.evolution.messages import history_status
 from whatsapp_gateway.providers.registry import get_provider
 
 pytestmark = pytest.mark.django_db

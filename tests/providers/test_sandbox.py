@@ -11,7 +11,7 @@ from tests.factories import make_instance
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.instances.services import instance_connect
 from whatsapp_gateway.lib import phone as phone_lib
-from whatsapp_gateway.providers import dispatch, sandbox
+from whatsapp_gateway.providers import dispatch
 from whatsapp_gateway.providers.base import (
     CallEvent,
     ConversationUpdate,
@@ -22,6 +22,17 @@ from whatsapp_gateway.providers.base import (
 )
 from whatsapp_gateway.providers.models import ProviderCallback, SandboxMessage
 from whatsapp_gateway.providers.registry import get_provider
+from whatsapp_gateway.providers.sandbox import simulate
+from whatsapp_gateway.providers.sandbox.phone import (
+    DEFAULT_CONTACT,
+    TEST_NUMBER_NOT_ON_WHATSAPP,
+    TEST_NUMBER_PROVIDER_ERROR,
+    TEST_NUMBER_SLOW,
+    TEST_NUMBERS,
+    SandboxError,
+    fake_phone_number,
+)
+from whatsapp_gateway.providers.sandbox.server import qr_rotate, run_due
 from whatsapp_gateway.webhooks.models import Event
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, 0, tzinfo=dt.UTC)
@@ -61,12 +72,12 @@ def test_the_qr_code_rotates_every_20_seconds_through_the_callback_route(
         instance = instance_connect(instance=make_instance(owner_alice.account))
     first = instance.qr_payload
     with time_machine.travel(T0 + dt.timedelta(seconds=10), tick=False):
-        assert sandbox.sandbox_run_due() == 0  # not expired yet
+        assert run_due() == 0  # not expired yet
     with (
         time_machine.travel(T0 + dt.timedelta(seconds=21), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert sandbox.sandbox_run_due() == 1
+        assert run_due() == 1
 
     instance.refresh_from_db()
     assert instance.state == InstanceState.PAIRING
@@ -79,7 +90,7 @@ def test_the_qr_code_rotates_every_20_seconds_through_the_callback_route(
 
 def test_a_stale_rotation_timer_does_nothing(owner_alice):
     instance = instance_connect(instance=make_instance(owner_alice.account))
-    assert sandbox.sandbox_qr_rotate(instance_pk=instance.pk, seq=7) is False
+    assert qr_rotate(instance_pk=instance.pk, seq=7) is False
 
 
 def test_pairing_gives_up_after_the_qr_limit(owner_alice, settings, django_capture_on_commit_callbacks):
@@ -91,7 +102,7 @@ def test_pairing_gives_up_after_the_qr_limit(owner_alice, settings, django_captu
             time_machine.travel(T0 + dt.timedelta(seconds=seconds), tick=False),
             django_capture_on_commit_callbacks(execute=True),
         ):
-            sandbox.sandbox_run_due()
+            run_due()
 
     instance.refresh_from_db()
     assert instance.state == InstanceState.DISCONNECTED
@@ -101,14 +112,14 @@ def test_pairing_gives_up_after_the_qr_limit(owner_alice, settings, django_captu
 
 def test_scanning_pairs_a_deterministic_valid_fake_number(owner_alice):
     instance = instance_connect(instance=make_instance(owner_alice.account))
-    receipt = sandbox.simulate_scan(instance=instance)
+    receipt = simulate.scan(instance=instance)
 
     instance.refresh_from_db()
     assert receipt.status == 200
     assert instance.state == InstanceState.CONNECTED
-    assert instance.phone_number == sandbox.fake_phone_number(instance)
+    assert instance.phone_number == fake_phone_number(instance)
     assert phone_lib.is_valid(instance.phone_number)
-    assert instance.phone_number not in sandbox.TEST_NUMBERS
+    assert instance.phone_number not in TEST_NUMBERS
     assert instance.profile_name == "Alice Co (sandbox)"
     assert instance.paired_at is not None
     assert instance.qr_payload == ""
@@ -119,19 +130,19 @@ def test_pairing_with_a_phone_number_gives_a_code_and_pairs_that_number(owner_al
     instance = instance_connect(instance=make_instance(owner_alice.account), phone_number="+966 50 123 4567")
     assert len(instance.pairing_code) == 9 and instance.pairing_code[4] == "-"
 
-    sandbox.simulate_scan(instance=instance)
+    simulate.scan(instance=instance)
     instance.refresh_from_db()
     assert instance.phone_number == "+966501234567"
 
 
 def test_scanning_without_a_qr_code_is_refused(owner_alice):
     instance = make_instance(owner_alice.account)
-    with pytest.raises(sandbox.SandboxError):
-        sandbox.simulate_scan(instance=instance)
+    with pytest.raises(SandboxError):
+        simulate.scan(instance=instance)
 
 
 def test_the_test_numbers_are_valid_phone_numbers():
-    for number in [*sandbox.TEST_NUMBERS, sandbox.DEFAULT_CONTACT]:
+    for number in [*TEST_NUMBERS, DEFAULT_CONTACT]:
         assert phone_lib.normalize_e164(number) == number
 
 
@@ -158,7 +169,7 @@ def test_receipts_follow_the_configured_delays(owner_alice, recorded, settings, 
             time_machine.travel(T0 + dt.timedelta(seconds=seconds), tick=False),
             django_capture_on_commit_callbacks(execute=True),
         ):
-            sandbox.sandbox_run_due()
+            run_due()
         seen.append([e.status for e in recorded])
     assert seen == [[], ["sent"], ["sent", "delivered"], ["sent", "delivered", "read"]]
 
@@ -166,7 +177,7 @@ def test_receipts_follow_the_configured_delays(owner_alice, recorded, settings, 
 def test_the_not_on_whatsapp_number_fails_permanently(owner_alice):
     instance = make_instance(owner_alice.account, connected=True)
     with pytest.raises(ProviderError) as caught:
-        get_provider("sandbox").send_text(instance, to=sandbox.TEST_NUMBER_NOT_ON_WHATSAPP, text="Hi")
+        get_provider("sandbox").send_text(instance, to=TEST_NUMBER_NOT_ON_WHATSAPP, text="Hi")
     assert caught.value.permanent is True
     assert caught.value.code == "not_on_whatsapp"
 
@@ -174,7 +185,7 @@ def test_the_not_on_whatsapp_number_fails_permanently(owner_alice):
 def test_the_provider_error_number_fails_retryably(owner_alice):
     instance = make_instance(owner_alice.account, connected=True)
     with pytest.raises(ProviderError) as caught:
-        get_provider("sandbox").send_text(instance, to=sandbox.TEST_NUMBER_PROVIDER_ERROR, text="Hi")
+        get_provider("sandbox").send_text(instance, to=TEST_NUMBER_PROVIDER_ERROR, text="Hi")
     assert caught.value.permanent is False
     assert caught.value.code == "provider_unavailable"
 
@@ -183,15 +194,15 @@ def test_the_slow_number_gets_late_receipts(owner_alice, recorded, settings, dja
     settings.GATEWAY_SANDBOX_STATUS_DELAYS = [1.0, 3.0, 8.0]
     instance = make_instance(owner_alice.account, connected=True)
     with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
-        result = get_provider("sandbox").send_text(instance, to=sandbox.TEST_NUMBER_SLOW, text="Hi")
+        result = get_provider("sandbox").send_text(instance, to=TEST_NUMBER_SLOW, text="Hi")
     with time_machine.travel(T0 + dt.timedelta(seconds=5), tick=False):
-        sandbox.sandbox_run_due()
+        run_due()
     assert recorded == []
     with (
         time_machine.travel(T0 + dt.timedelta(seconds=11), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        sandbox.sandbox_run_due()
+        run_due()
     assert [(e.provider_message_id, e.status) for e in recorded] == [(result.provider_message_id, "sent")]
 
 
@@ -205,13 +216,13 @@ def test_sending_from_a_disconnected_sandbox_phone_is_a_retryable_error(owner_al
 def test_simulations_produce_the_normalised_events(owner_alice, recorded):
     instance = make_instance(owner_alice.account, connected=True)
 
-    sandbox.simulate_inbound(instance=instance, from_phone="+12025550142", text="Hello", from_name="Maria")
-    sandbox.simulate_stop(instance=instance, from_phone="+12025550142")
-    sandbox.simulate_call(instance=instance, from_phone="+12025550142")
-    sandbox.simulate_call(instance=instance, from_phone="+12025550142", missed=True, is_video=True)
-    sandbox.simulate_group_message(instance=instance, from_phone="+12025550143", text="Hi all")
-    sandbox.simulate_group_update(instance=instance, action="join", participant="+12025550144")
-    sandbox.simulate_conversation_update(instance=instance, phone="+12025550142", unread_count=2, archived=True)
+    simulate.inbound(instance=instance, from_phone="+12025550142", text="Hello", from_name="Maria")
+    simulate.stop(instance=instance, from_phone="+12025550142")
+    simulate.call(instance=instance, from_phone="+12025550142")
+    simulate.call(instance=instance, from_phone="+12025550142", missed=True, is_video=True)
+    simulate.group_message(instance=instance, from_phone="+12025550143", text="Hi all")
+    simulate.group_update(instance=instance, action="join", participant="+12025550144")
+    simulate.conversation_update(instance=instance, phone="+12025550142", unread_count=2, archived=True)
 
     kinds = [type(e).__name__ for e in recorded]
     assert kinds == [
@@ -244,7 +255,7 @@ def test_simulate_disconnect_and_restart_reconnects(owner_alice):
     from whatsapp_gateway.instances.services import instance_restart
 
     instance = make_instance(owner_alice.account, connected=True)
-    sandbox.simulate_disconnect(instance=instance)
+    simulate.disconnect(instance=instance)
     instance.refresh_from_db()
     assert instance.state == InstanceState.DISCONNECTED
     assert Event.objects.filter(instance=instance, event_type="instance.disconnected").count() == 1
@@ -256,5 +267,5 @@ def test_simulate_disconnect_and_restart_reconnects(owner_alice):
 
 def test_simulations_need_a_connected_sandbox_phone(owner_alice):
     instance = make_instance(owner_alice.account)
-    with pytest.raises(sandbox.SandboxError):
-        sandbox.simulate_inbound(instance=instance, text="Hi")
+    with pytest.raises(SandboxError):
+        simulate.inbound(instance=instance, text="Hi")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from tests.factories import make_instance
 from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.messaging.services import send_message
-from whatsapp_gateway.providers import sandbox
 from whatsapp_gateway.providers.models import ProviderCallback
+from whatsapp_gateway.providers.sandbox.phone import TEST_NUMBER_NOT_ON_WHATSAPP
 from whatsapp_gateway.webhooks.models import Event
 
 
@@ -39,7 +39,7 @@ def test_a_send_to_the_not_on_whatsapp_test_number_fails(owner_alice, django_cap
         outcome = send_message(
             account=owner_alice.account,
             instance_ref="support-line",
-            phone=sandbox.TEST_NUMBER_NOT_ON_WHATSAPP,
+            phone=TEST_NUMBER_NOT_ON_WHATSAPP,
             text="Your order #1042 has shipped.",
             purpose="transactional",
             source="api",

@@ -14,7 +14,7 @@ from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.providers.base import ProviderError
 from whatsapp_gateway.providers.http import use_transport
 from whatsapp_gateway.providers.registry import get_provider
-from whatsapp_gateway.providers.waha import WEBHOOK_EVENTS
+from whatsapp_gateway.providers.waha.adapter import WEBHOOK_EVENTS
 
 pytestmark = pytest.mark.django_db
 waha = get_provider("waha")

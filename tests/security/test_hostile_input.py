@@ -15,7 +15,7 @@ from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.csv_export import safe_cell
 from whatsapp_gateway.messaging.models import Message
-from whatsapp_gateway.providers import sandbox
+from whatsapp_gateway.providers.sandbox.server import callback_body, signed_headers
 from whatsapp_gateway.suppression.models import Suppression
 from whatsapp_gateway.threecx.models import Integration, IntegrationEvent
 from whatsapp_gateway.threecx.services import integration_rotate_secret, integration_update
@@ -45,10 +45,10 @@ def test_a_signed_callback_with_invalid_unicode_is_stored_with_replacement_chara
     alice_world, django_capture_on_commit_callbacks
 ):
     instance = Instance.objects.get(public_id=alice_world["instance"])
-    raw = sandbox.callback_body(
+    raw = callback_body(
         "message", {"id": "SURROGATE-1", "from": "12025550142@s.whatsapp.net", "type": "text", "text": "a__S__b"}
     ).replace(b"__S__", SURROGATE.encode())
-    headers = {k: v for k, v in sandbox.signed_headers(instance, raw).items() if k != "content-type"}
+    headers = {k: v for k, v in signed_headers(instance, raw).items() if k != "content-type"}
     with django_capture_on_commit_callbacks(execute=True):
         response = Client().post(
             f"/providers/sandbox/callback/{instance.callback_token}",
@@ -81,7 +81,7 @@ def test_a_3cx_inbound_reply_with_invalid_unicode_is_refused_and_logged(alice_wo
 def test_a_signed_callback_nested_beyond_the_parser_is_a_400(alice_world):
     instance = Instance.objects.get(public_id=alice_world["instance"])
     raw = b"[" * 100_000
-    headers = {k: v for k, v in sandbox.signed_headers(instance, raw).items() if k != "content-type"}
+    headers = {k: v for k, v in signed_headers(instance, raw).items() if k != "content-type"}
     response = Client().post(
         f"/providers/sandbox/callback/{instance.callback_token}",
         data=raw,

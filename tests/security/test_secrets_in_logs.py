@@ -18,7 +18,8 @@ from tests.reliability.cluster import Receiver
 from tests.security.conftest import TALLY
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.operations.logs import JsonFormatter, PlainFormatter, RedactingFilter
-from whatsapp_gateway.providers import sandbox
+from whatsapp_gateway.providers.sandbox import simulate
+from whatsapp_gateway.providers.sandbox.server import callback_body, signed_headers
 from whatsapp_gateway.threecx.services import integration_create
 from whatsapp_gateway.webhooks.services import endpoint_create, endpoint_deliver_due
 
@@ -87,14 +88,14 @@ def test_no_secret_key_token_password_or_phone_number_is_ever_logged(
         )
         secrets["webhook secret"] = whsec
         with django_capture_on_commit_callbacks(execute=True):
-            sandbox.simulate_inbound(instance=instance, from_phone=SENDER, text="Hello, my card is 4111")
-            sandbox.simulate_stop(instance=instance, from_phone=SENDER)
+            simulate.inbound(instance=instance, from_phone=SENDER, text="Hello, my card is 4111")
+            simulate.stop(instance=instance, from_phone=SENDER)
         endpoint_deliver_due(endpoint_id=endpoint.pk, time_budget=5)
     finally:
         receiver.close()
 
-    callback = sandbox.callback_body("message", {"from": SENDER[1:] + "@s.whatsapp.net", "text": "via http"})
-    headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in sandbox.signed_headers(instance, callback).items()}
+    callback = callback_body("message", {"from": SENDER[1:] + "@s.whatsapp.net", "text": "via http"})
+    headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signed_headers(instance, callback).items()}
     Client().post(f"/providers/sandbox/callback/{instance.callback_token}", callback, "application/json", **headers)
 
     integration, credentials = integration_create(account=owner_alice.account, name="PBX", default_instance=instance)

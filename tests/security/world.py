@@ -13,7 +13,7 @@ from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.message_templates.services import template_submit
 from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.messaging.services import send_message
-from whatsapp_gateway.providers import sandbox
+from whatsapp_gateway.providers.sandbox import simulate
 from whatsapp_gateway.suppression.services import suppression_add
 from whatsapp_gateway.threecx.services import integration_create
 from whatsapp_gateway.webhooks.models import Delivery
@@ -25,7 +25,7 @@ def build_world(membership, capture) -> dict[str, str]:
     with capture(execute=True):
         instance = make_instance(account, name="world-line", connected=True)
     with capture(execute=True):
-        sandbox.simulate_inbound(instance=instance, from_phone="+966501110000", text="Hello from the world")
+        simulate.inbound(instance=instance, from_phone="+966501110000", text="Hello from the world")
     member = add_member(account, email=f"member-{account.public_id}@example.com", role="member")
     key = api_key_create(account=account, name="world key", created_by=user)
     outcome = send_message(

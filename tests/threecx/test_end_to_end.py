@@ -9,8 +9,8 @@ import pytest
 from tests.factories import make_instance
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.models import Message
-from whatsapp_gateway.providers import sandbox
 from whatsapp_gateway.providers.models import SandboxMessage
+from whatsapp_gateway.providers.sandbox import simulate
 from whatsapp_gateway.threecx.fake3cx import Fake3CX
 from whatsapp_gateway.threecx.services import did_mapping_add, integration_create, integration_update
 from whatsapp_gateway.webhooks.models import Event
@@ -52,7 +52,7 @@ def test_a_whatsapp_conversation_handled_from_3cx(owner_alice, live_server, pbx)
     provider_url = f"{live_server.url}/integrations/3cx/webhook/{integration.public_id}"
 
     # 1. The customer writes on WhatsApp (the sandbox phone) → the message reaches 3CX as a Generic SMS event.
-    sandbox.simulate_inbound(instance=line, from_phone=CUSTOMER, text="Hello, is my order ready?", from_name="Maria")
+    simulate.inbound(instance=line, from_phone=CUSTOMER, text="Hello, is my order ready?", from_name="Maria")
     envelope = pbx.wait_for(1)[0].json["data"]
     assert envelope["event_type"] == "message.received"
     assert envelope["payload"]["text"] == "Hello, is my order ready?"

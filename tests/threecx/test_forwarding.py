@@ -13,7 +13,7 @@ import time_machine
 from tests.factories import make_instance
 from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.lib.clock import now
-from whatsapp_gateway.providers import sandbox
+from whatsapp_gateway.providers.sandbox import simulate
 from whatsapp_gateway.threecx.delivery import threecx_deliveries_sync
 from whatsapp_gateway.threecx.fake3cx import Fake3CX
 from whatsapp_gateway.threecx.models import IntegrationEvent
@@ -47,7 +47,7 @@ def bridge(owner_alice, line, pbx):
 
 def customer_writes(instance, text, capture, phone=CUSTOMER):
     with capture(execute=True):
-        sandbox.simulate_inbound(instance=instance, from_phone=phone, text=text, from_name="Maria")
+        simulate.inbound(instance=instance, from_phone=phone, text=text, from_name="Maria")
     return InboundMessage.objects.filter(instance=instance).latest("id")
 
 
@@ -100,7 +100,7 @@ def test_group_messages_and_other_instances_are_not_forwarded(
 ):
     other = make_instance(owner_alice.account, name="sales-line", connected=True)
     with django_capture_on_commit_callbacks(execute=True):
-        sandbox.simulate_group_message(instance=line, from_phone=CUSTOMER, text="Hi all", group_name="Team")
+        simulate.group_message(instance=line, from_phone=CUSTOMER, text="Hi all", group_name="Team")
     customer_writes(other, "Hello sales", django_capture_on_commit_callbacks)
     assert pbx.received == []
     assert not IntegrationEvent.objects.filter(direction="to_3cx").exists()

@@ -10,7 +10,7 @@ DEMO_INSTANCE_NAME = "demo-support-line"
 def demo_instance_step(result: dict) -> None:
     from whatsapp_gateway.accounts.models import Account
     from whatsapp_gateway.instances import services
-    from whatsapp_gateway.providers import sandbox
+    from whatsapp_gateway.providers.sandbox import simulate
 
     account = Account.objects.get(public_id=result["account_id"])
     instance = Instance.objects.filter(account=account, name=DEMO_INSTANCE_NAME, deleted_at__isnull=True).first()
@@ -20,6 +20,6 @@ def demo_instance_step(result: dict) -> None:
         )
     if instance.provider == "sandbox" and instance.state != InstanceState.CONNECTED:
         instance = services.instance_connect(instance=instance, reason="Demo set-up")
-        sandbox.simulate_scan(instance=instance)
+        simulate.scan(instance=instance)
         instance.refresh_from_db()
     result.update({"instance_id": instance.public_id, "instance_name": instance.name, "instance_state": instance.state})

@@ -28,7 +28,15 @@ from whatsapp_gateway.instances.forms import (
 from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.lib import phone as phone_lib
 from whatsapp_gateway.lib.clock import now
-from whatsapp_gateway.providers import sandbox
+from whatsapp_gateway.providers.sandbox import simulate
+from whatsapp_gateway.providers.sandbox.phone import (
+    DEFAULT_CONTACT,
+    DEFAULT_CONTACT_NAME,
+    TEST_NUMBERS,
+    SandboxError,
+    sandbox_recent_messages,
+    sandbox_session_for,
+)
 
 
 def _manage_url(instance: Instance, tab: str = "connection") -> str:
@@ -132,10 +140,10 @@ def connection_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
     if instance.is_sandbox:
         context.update(
             {
-                "sandbox_session": sandbox.sandbox_session_for(instance),
-                "sandbox_messages": sandbox.sandbox_recent_messages(instance),
-                "test_numbers": list(sandbox.TEST_NUMBERS.items()),
-                "default_contact": sandbox.DEFAULT_CONTACT,
+                "sandbox_session": sandbox_session_for(instance),
+                "sandbox_messages": sandbox_recent_messages(instance),
+                "test_numbers": list(TEST_NUMBERS.items()),
+                "default_contact": DEFAULT_CONTACT,
             }
         )
     return tabs.render_tab(request, instance, "instances/tab_connection.html", context)
@@ -230,7 +238,7 @@ def simulate_view(request: HttpRequest, instance_id: str) -> HttpResponse:
     text = data.get("text") or ""
     try:
         receipt = _run_simulation(instance, data["action"], phone=phone, text=text, name=data.get("name") or "")
-    except sandbox.SandboxError as exc:
+    except SandboxError as exc:
         messages.error(request, exc.message)
     else:
         if receipt.status == 200:
@@ -246,23 +254,23 @@ def simulate_view(request: HttpRequest, instance_id: str) -> HttpResponse:
 
 def _run_simulation(instance: Instance, action: str, *, phone: str | None, text: str, name: str):
     if action == "scan":
-        return sandbox.simulate_scan(instance=instance)
+        return simulate.scan(instance=instance)
     if action == "inbound":
-        return sandbox.simulate_inbound(
-            instance=instance, from_phone=phone, text=text or "Hello!", from_name=name or sandbox.DEFAULT_CONTACT_NAME
+        return simulate.inbound(
+            instance=instance, from_phone=phone, text=text or "Hello!", from_name=name or DEFAULT_CONTACT_NAME
         )
     if action == "stop":
-        return sandbox.simulate_stop(instance=instance, from_phone=phone)
+        return simulate.stop(instance=instance, from_phone=phone)
     if action == "call":
-        return sandbox.simulate_call(instance=instance, from_phone=phone)
+        return simulate.call(instance=instance, from_phone=phone)
     if action == "missed-call":
-        return sandbox.simulate_call(instance=instance, from_phone=phone, missed=True)
+        return simulate.call(instance=instance, from_phone=phone, missed=True)
     if action == "group-message":
-        return sandbox.simulate_group_message(instance=instance, from_phone=phone, text=text or "Hello team!")
+        return simulate.group_message(instance=instance, from_phone=phone, text=text or "Hello team!")
     if action == "group-update":
-        return sandbox.simulate_group_update(instance=instance, participant=phone)
+        return simulate.group_update(instance=instance, participant=phone)
     if action == "conversation-update":
-        return sandbox.simulate_conversation_update(instance=instance, phone=phone, unread_count=1)
+        return simulate.conversation_update(instance=instance, phone=phone, unread_count=1)
     if action == "reconnect":
-        return sandbox.simulate_reconnect(instance=instance)
-    return sandbox.simulate_disconnect(instance=instance)
+        return simulate.reconnect(instance=instance)
+    return simulate.disconnect(instance=instance)

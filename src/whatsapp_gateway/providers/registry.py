@@ -12,10 +12,10 @@ from django.utils.module_loading import import_string
 from whatsapp_gateway.providers.base import Provider
 
 PROVIDERS: dict[str, str] = {
-    "sandbox": "whatsapp_gateway.providers.sandbox.SandboxProvider",
-    "evolution": "whatsapp_gateway.providers.evolution.EvolutionProvider",
-    "waha": "whatsapp_gateway.providers.waha.WahaProvider",
-    "cloud": "whatsapp_gateway.providers.cloud.CloudProvider",
+    "sandbox": "whatsapp_gateway.providers.sandbox.adapter.SandboxProvider",
+    "evolution": "whatsapp_gateway.providers.evolution.adapter.EvolutionProvider",
+    "waha": "whatsapp_gateway.providers.waha.adapter.WahaProvider",
+    "cloud": "whatsapp_gateway.providers.cloud.adapter.CloudProvider",
 }
 LABELS: dict[str, str] = {
     "sandbox": "Sandbox (simulated phone)",

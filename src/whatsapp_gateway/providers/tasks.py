@@ -6,7 +6,8 @@ from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from whatsapp_gateway.providers import sandbox, services
+from whatsapp_gateway.providers import services
+from whatsapp_gateway.providers.sandbox import server as sandbox_server
 
 
 @db_task()
@@ -26,18 +27,18 @@ def callbacks_prune_task() -> None:
 
 @db_task()
 def sandbox_status_advance_task(message_pk: int, from_status: str) -> None:
-    sandbox.sandbox_status_advance(message_pk=message_pk, from_status=from_status)
+    sandbox_server.status_advance(message_pk=message_pk, from_status=from_status)
 
 
 @db_task()
 def sandbox_qr_rotate_task(instance_pk: int, seq: int) -> None:
-    sandbox.sandbox_qr_rotate(instance_pk=instance_pk, seq=seq)
+    sandbox_server.qr_rotate(instance_pk=instance_pk, seq=seq)
 
 
 @db_periodic_task(crontab(minute="*"))
 def sandbox_due_task() -> None:
     # Safety net for sandbox timers whose scheduled job was lost (e.g. the worker was down).
-    sandbox.sandbox_run_due()
+    sandbox_server.run_due()
 
 
 # --- Reconciliation of lost provider webhooks from the providers' message history -------------------------------

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from whatsapp_gateway.providers import cloud_views, views
+from whatsapp_gateway.providers import views
+from whatsapp_gateway.providers.cloud import views as cloud_views
 
 app_name = "providers"
 

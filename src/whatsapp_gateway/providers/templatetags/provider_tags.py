@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from whatsapp_gateway.providers.cloud_setup import cloud_setup_facts
+from whatsapp_gateway.providers.cloud.setup import cloud_setup_facts
 from whatsapp_gateway.providers.forms import CloudSetupForm
 
 register = template.Library()

@@ -12,7 +12,7 @@ from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.instances.selectors import instance_get_for_account
-from whatsapp_gateway.providers.cloud_setup import CloudSetupError, cloud_instance_configure
+from whatsapp_gateway.providers.cloud.setup import CloudSetupError, cloud_instance_configure
 from whatsapp_gateway.providers.forms import CloudSetupForm
 
 
