@@ -44,7 +44,7 @@ from whatsapp_gateway.providers.parsing import (
 logger = logging.getLogger("whatsapp_gateway.providers.evolution")
 
 # ENUM names for the instance webhook filter. GROUP_UPDATE is the only name /webhook/set accepts for group
-# changes, although the engine emits "groups.update" (reference §1.5 note 1).
+# changes, although the engine emits "groups.update" (docs/providers.md).
 WEBHOOK_EVENTS = [
     "QRCODE_UPDATED",
     "CONNECTION_UPDATE",
