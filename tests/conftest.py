@@ -10,6 +10,8 @@ import pytest
 
 from tests.factories import enable_totp, make_account_with_user
 
+pytest_plugins = ["tests.tallies"]
+
 
 def _is_transactional(item: pytest.Item) -> bool:
     fixtures = getattr(item, "fixturenames", ())

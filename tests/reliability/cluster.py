@@ -21,11 +21,10 @@ from pathlib import Path
 
 from bench.scratch_db import scratch_postgres
 
+from tests.tallies import RELIABILITY as TALLY  # printed at the end of the run
+
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = str(ROOT / "tests" / "reliability" / "harness.py")
-
-# The suite's tally, printed at the end of the run (tests/reliability/conftest.py).
-TALLY: Counter = Counter()
 
 
 def free_port() -> int:

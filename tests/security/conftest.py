@@ -1,19 +1,10 @@
-"""The security suite prints its tally at the end of the run (routes checked, requests, fuzz cases ...)."""
+"""Fixtures of the security suite (its tally is printed by ``tests/tallies.py``)."""
 
 from __future__ import annotations
-
-from collections import Counter
 
 import pytest
 
 from tests.security.world import build_world
-
-TALLY: Counter = Counter()
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    if TALLY:
-        terminalreporter.write_sep("=", "security: " + ", ".join(f"{k}={v}" for k, v in sorted(TALLY.items())))
 
 
 @pytest.fixture

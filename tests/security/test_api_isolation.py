@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.messaging.conftest import ApiClient, body
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 from whatsapp_gateway.apikeys.services import api_key_create
 
 pytestmark = pytest.mark.django_db

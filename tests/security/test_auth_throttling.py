@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.factories import PASSWORD
 from tests.messaging.conftest import ApiClient, body
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 from whatsapp_gateway.operations import throttle
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.test import Client
 
 from tests.factories import PASSWORD
 from tests.messaging.conftest import ApiClient, body
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.threecx.models import Integration
 from whatsapp_gateway.threecx.services import integration_rotate_secret, integration_update

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 
 from tests.factories import enable_totp
-from tests.security.conftest import TALLY
 from tests.security.routes import MACHINE, all_routes, portal_routes
 from tests.security.world import value_for
+from tests.tallies import SECURITY as TALLY
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import sys
 
 from cryptography.fernet import Fernet
 
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 
 PRODUCTION = {
     "GATEWAY_BASE_URL": "https://gateway.example.com",

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from tests.messaging.conftest import ApiClient, body
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.csv_export import safe_cell

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from bench.gateway_server import GatewayServer
 
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 
 pytestmark = pytest.mark.slow
 

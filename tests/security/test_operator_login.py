@@ -8,7 +8,7 @@ from django.test import Client
 
 from tests.accounts.test_mfa import totp_code
 from tests.factories import OPERATOR_TOTP_SECRET, PASSWORD, make_operator, make_user
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 
 pytestmark = pytest.mark.django_db
 

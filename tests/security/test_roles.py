@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.factories import make_instance
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 from whatsapp_gateway.suppression.models import Suppression
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.test import Client
 from tests.factories import PASSWORD, make_instance
 from tests.messaging.conftest import ApiClient, body
 from tests.reliability.cluster import Receiver
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.operations.logs import JsonFormatter, PlainFormatter, RedactingFilter
 from whatsapp_gateway.providers.sandbox import simulate

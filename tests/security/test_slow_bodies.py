@@ -11,7 +11,7 @@ import pytest
 from bench.gateway_server import GatewayServer
 
 from tests.reliability.cluster import free_port
-from tests.security.conftest import TALLY
+from tests.tallies import SECURITY as TALLY
 
 pytestmark = pytest.mark.slow
 

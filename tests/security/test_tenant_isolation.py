@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.conftest import TALLY
 from tests.security.routes import MACHINE, PUBLIC, STAFF, all_routes, portal_routes
 from tests.security.world import value_for
+from tests.tallies import SECURITY as TALLY
 
 pytestmark = pytest.mark.django_db
 
