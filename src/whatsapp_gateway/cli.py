@@ -301,7 +301,7 @@ def cmd_ready(args: argparse.Namespace) -> None:
 def _prune_metrics() -> None:
     """Drop the metric files of processes that no longer run, before this process starts writing its own."""
     _setup_django()
-    from whatsapp_gateway.operations.metrics import prune_dead_process_files
+    from whatsapp_gateway.lib.metrics import prune_dead_process_files
 
     prune_dead_process_files()
 

@@ -7,7 +7,8 @@ import pytest
 from tests.factories import make_operator
 from whatsapp_gateway.accounts.models import AuditLog
 from whatsapp_gateway.lib import errors
-from whatsapp_gateway.operations.services import sending_check, sending_is_enabled, sending_set_enabled
+from whatsapp_gateway.operations.killswitch import sending_check, sending_is_enabled
+from whatsapp_gateway.operations.services import sending_set_enabled
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from whatsapp_gateway.operations import metrics
+from whatsapp_gateway.lib import metrics
 from whatsapp_gateway.operations.services import sending_set_enabled
 
 

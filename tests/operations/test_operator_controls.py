@@ -62,7 +62,7 @@ def test_queued_messages_wait_while_sending_is_off_and_go_in_order_after(owner_a
 
 
 def test_sends_are_counted_in_metrics_by_outcome_and_code(alice_api, alice_instance):
-    from whatsapp_gateway.operations.metrics import SENDS
+    from whatsapp_gateway.lib.metrics import SENDS
 
     def value(outcome, code):
         return SENDS.labels(outcome=outcome, code=code, source="api")._value.get()

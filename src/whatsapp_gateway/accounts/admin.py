@@ -9,6 +9,7 @@ from django.contrib.auth.forms import AdminUserCreationForm
 
 from whatsapp_gateway.accounts.models import Account, AuditLog, Membership, Module, Plan, User
 from whatsapp_gateway.accounts.services import audit_record
+from whatsapp_gateway.accounts.signals import account_resumed
 
 
 class MembershipInline(admin.TabularInline):
@@ -59,9 +60,7 @@ _AUDITED_FIELDS = ("plan", "enabled_modules", "is_paused", "paused_reason", "is_
 
 def _wake_queued(account: Account) -> None:
     """Resuming a paused account sends its queued messages now, not at the next queue sweep."""
-    from whatsapp_gateway.operations.services import account_lanes_wake_on_commit
-
-    account_lanes_wake_on_commit(account_id=account.pk)
+    account_resumed.send(sender=Account, account_id=account.pk)
 
 
 def _operator_audit(request, account: Account, action: str, metadata: dict | None = None) -> None:

@@ -7,7 +7,42 @@ from django.contrib import admin, messages
 from whatsapp_gateway.instances import services
 from whatsapp_gateway.instances.models import Instance, InstanceStateChange
 from whatsapp_gateway.lib.phone import mask
-from whatsapp_gateway.operations.admin_actions import OPERATOR_INSTANCE_ACTIONS
+
+
+# Operator actions: pause, resume, force-disconnect.
+@admin.action(description="Pause sending from the selected instances (operator)")
+def pause_instances(modeladmin, request, queryset) -> None:
+    count = 0
+    for instance in queryset.filter(deleted_at__isnull=True, is_paused=False):
+        services.instance_set_paused(instance=instance, paused=True, actor=request.user, request=request)
+        count += 1
+    modeladmin.message_user(request, f"Paused {count} instance(s); their queued messages wait.", messages.WARNING)
+
+
+@admin.action(description="Resume sending from the selected instances")
+def resume_instances(modeladmin, request, queryset) -> None:
+    count = 0
+    for instance in queryset.filter(deleted_at__isnull=True, is_paused=True):
+        services.instance_set_paused(instance=instance, paused=False, actor=request.user, request=request)
+        count += 1
+    modeladmin.message_user(request, f"Resumed {count} instance(s).", messages.SUCCESS)
+
+
+@admin.action(description="Force-disconnect the selected instances (log the WhatsApp session out)")
+def force_disconnect_instances(modeladmin, request, queryset) -> None:
+    done, refused = 0, []
+    for instance in queryset.filter(deleted_at__isnull=True):
+        try:
+            services.instance_force_disconnect(instance=instance, actor=request.user, request=request)
+            done += 1
+        except services.InstanceError as exc:  # includes InstanceActionFailed (provider unreachable)
+            refused.append(f"{instance.name}: {exc}")
+    modeladmin.message_user(request, f"Disconnected {done} instance(s).", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.ERROR)
+
+
+OPERATOR_INSTANCE_ACTIONS = [pause_instances, resume_instances, force_disconnect_instances]
 
 
 class InstanceStateChangeInline(admin.TabularInline):

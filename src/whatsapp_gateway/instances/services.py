@@ -26,6 +26,7 @@ from whatsapp_gateway.instances.models import (
     InstanceState,
     InstanceStateChange,
 )
+from whatsapp_gateway.instances.signals import instance_resumed
 from whatsapp_gateway.lib import phone as phone_lib
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.crypto import keyed_hash
@@ -520,3 +521,47 @@ def instance_qr_received(
         pairing_code=pairing_code or None,
         qr_expires_at=expires_at,
     )
+
+
+# --- Operator actions (the back office) ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def instance_set_paused(
+    *, instance: Instance, paused: bool, actor: User | None = None, request: HttpRequest | None = None
+) -> Instance:
+    """Operator pause/resume of one instance: a paused instance sends nothing (queued messages wait; new sends are
+    refused with ``account_paused``). Resuming wakes its queue (``instance_resumed``). Audit-logged in the
+    instance's account."""
+    changed = Instance.objects.filter(pk=instance.pk, is_paused=not paused).update(is_paused=paused)
+    instance.refresh_from_db()
+    if changed:
+        audit_record(
+            account=instance.account,
+            action="operator.instance_paused" if paused else "operator.instance_resumed",
+            request=request,
+            actor=actor,
+            target_type="instance",
+            target_id=instance.public_id,
+        )
+        if not paused:
+            instance_resumed.send(sender=Instance, instance_id=instance.pk)
+    return instance
+
+
+def instance_force_disconnect(
+    *, instance: Instance, actor: User | None = None, request: HttpRequest | None = None
+) -> Instance:
+    """Operator force-disconnect: log the WhatsApp session out at the provider (pairing is needed again).
+
+    Uses the same service as the portal's logout; audit-logged (``instance.logged_out``) plus an operator entry."""
+    instance = instance_logout(instance=instance, actor=actor, request=request)
+    audit_record(
+        account=instance.account,
+        action="operator.instance_disconnected",
+        request=request,
+        actor=actor,
+        target_type="instance",
+        target_id=instance.public_id,
+    )
+    return instance

@@ -17,10 +17,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from whatsapp_gateway.lib import metrics
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.models import LanePause, Message, MessageStatus, SendLane
-from whatsapp_gateway.operations import metrics
 
 STREAK_KEEP = 20  # message ids remembered per streak (only the last few decide)
 

@@ -17,13 +17,13 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q
 
 from whatsapp_gateway.instances.models import Instance, InstanceState
+from whatsapp_gateway.lib import metrics
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import jid_to_e164
 from whatsapp_gateway.messaging import breaker, policy
 from whatsapp_gateway.messaging.models import LanePause, Message, MessageStatus, SendLane, UnmatchedStatus
 from whatsapp_gateway.messaging.services import apply_unmatched_statuses, message_transition
-from whatsapp_gateway.operations import metrics
-from whatsapp_gateway.operations.services import sending_is_enabled
+from whatsapp_gateway.operations.killswitch import sending_is_enabled
 from whatsapp_gateway.providers.base import InboundMessage, ProviderError, SendResult
 from whatsapp_gateway.providers.registry import get_provider
 
@@ -71,6 +71,26 @@ def lane_wake(*, instance_id: int) -> None:
     if idle.update(wakeup_at=now()):
         _enqueue(instance_id)
     # else another send, or the lane's own job, got there first
+
+
+def lanes_wake_queued(account_id: int | None = None) -> None:
+    """After sending is re-enabled (for everyone, or for one account): wake every instance that has queued
+    messages, in order, right away instead of at the next sweep."""
+    queued = Message.objects.filter(status=MessageStatus.QUEUED, instance__isnull=False)
+    if account_id is not None:
+        queued = queued.filter(account_id=account_id)
+    for instance_id in queued.values_list("instance_id", flat=True).distinct():
+        lane_wake(instance_id=instance_id)
+
+
+def on_account_resumed(sender, *, account_id: int, **kwargs) -> None:
+    """An operator resumed a paused account: its queued messages go out once the change is committed."""
+    transaction.on_commit(lambda: lanes_wake_queued(account_id), robust=True)
+
+
+def on_instance_resumed(sender, *, instance_id: int, **kwargs) -> None:
+    """An operator resumed a paused instance: its queue wakes once the change is committed."""
+    transaction.on_commit(lambda: lane_wake(instance_id=instance_id), robust=True)
 
 
 def _schedule_wakeup(instance_id: int, at: dt.datetime) -> None:

@@ -15,7 +15,7 @@ from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.guard.usage import local_day_bounds
 from whatsapp_gateway.messaging.models import DailyUsage, LanePause, Message, MessageStatus, SendLane
-from whatsapp_gateway.operations.services import sending_is_enabled
+from whatsapp_gateway.operations.killswitch import sending_is_enabled
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -16,7 +16,7 @@ from django.db.models import F
 
 from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.instances.models import Instance
-from whatsapp_gateway.lib import errors
+from whatsapp_gateway.lib import errors, metrics
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, jid_to_e164, normalize_e164
 from whatsapp_gateway.lib.write_turn import write_turn
@@ -45,7 +45,6 @@ from whatsapp_gateway.messaging.models import (
     UnmatchedStatus,
 )
 from whatsapp_gateway.messaging.template_send import TemplateRequest, send_checks, send_risk_assess
-from whatsapp_gateway.operations import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from whatsapp_gateway.messaging.models import PolicyEvent
+from whatsapp_gateway.operations.killswitch import operator_settings_get
 from whatsapp_gateway.operations.models import OperatorSettings
-from whatsapp_gateway.operations.services import operator_settings_get, sending_set_enabled
+from whatsapp_gateway.operations.services import sending_set_enabled
 
 
 @admin.register(OperatorSettings)

@@ -15,7 +15,10 @@ from django.apps import apps
 from django.db.models import Count, Min, QuerySet
 from prometheus_client.core import GaugeMetricFamily
 
+from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.operations import queues
+from whatsapp_gateway.operations.killswitch import sending_is_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +59,6 @@ def queue_backlog() -> list[dict]:
 
 
 def instances_by_state() -> dict[str, int]:
-    from whatsapp_gateway.instances.models import Instance, InstanceState
-
     counts = {state.value: 0 for state in InstanceState}
     for row in Instance.objects.filter(deleted_at__isnull=True).values("state").annotate(n=Count("pk")):
         counts[row["state"]] = row["n"]
@@ -96,8 +97,6 @@ def _model_exists(label: str) -> bool:
 
 def register_builtin_queues() -> None:
     """Register the outbox tables of the apps that are installed (called from ``OperationsConfig.ready``)."""
-    from whatsapp_gateway.operations import queues
-
     queues.register_all(register_queue, _model_exists)
 
 
@@ -145,8 +144,6 @@ class DatabaseCollector:
             logger.exception("send-queue pause metrics failed")
             errors.add_metric(["send_queues"], 1)
         try:
-            from whatsapp_gateway.operations.services import sending_is_enabled
-
             yield GaugeMetricFamily(
                 "gateway_sending_enabled",
                 "1 unless the operator's kill switch is off.",

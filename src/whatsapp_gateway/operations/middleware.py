@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from whatsapp_gateway.lib import metrics
 from whatsapp_gateway.operations import logs
 
 access_logger = logging.getLogger("whatsapp_gateway.access")
@@ -51,7 +52,6 @@ class RequestContextMiddleware:
             logs.unbind_request(token)
 
     def _finished(self, request: HttpRequest, status: int, seconds: float) -> None:
-        from whatsapp_gateway.operations import metrics
 
         route = _route_of(request)
         metrics.http_request_recorded(route=route, method=request.method or "", status=status, seconds=seconds)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from whatsapp_gateway.messaging.models import Message, MessageStatus
+from whatsapp_gateway.providers.models import CallbackStatus, ProviderCallback
+from whatsapp_gateway.webhooks.models import Delivery, DeliveryState, EndpointKind
+
 
 def register_all(register: Callable[..., None], model_exists: Callable[[str], bool]) -> None:
     """Called once at start-up; see ``collectors.register_queue`` for the arguments."""
     if model_exists("messaging.Message"):
-        from whatsapp_gateway.messaging.models import Message, MessageStatus
-
         register(
             name="outbound_messages",
             description="Accepted messages waiting for their instance's send lane (queued, paced per instance).",
@@ -26,8 +28,6 @@ def register_all(register: Callable[..., None], model_exists: Callable[[str], bo
             age_field="claimed_at",
         )
     if model_exists("webhooks.Delivery"):
-        from whatsapp_gateway.webhooks.models import Delivery, DeliveryState, EndpointKind
-
         register(
             name="webhook_deliveries",
             description="Customer webhook deliveries not yet delivered (first attempt or retry pending).",
@@ -41,8 +41,6 @@ def register_all(register: Callable[..., None], model_exists: Callable[[str], bo
             age_field="created_at",
         )
     if model_exists("providers.ProviderCallback"):
-        from whatsapp_gateway.providers.models import CallbackStatus, ProviderCallback
-
         register(
             name="provider_callbacks",
             description="Provider callbacks received but not processed yet.",

@@ -13,7 +13,7 @@ from whatsapp_gateway.accounts.models import Account, AuditLog
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.operations import collectors
-from whatsapp_gateway.operations.services import operator_settings_get
+from whatsapp_gateway.operations.killswitch import operator_settings_get
 
 
 def paused_accounts(limit: int = 50) -> list[Account]:

@@ -1,4 +1,4 @@
-"""Operator controls: the global kill switch and encryption-key rotation."""
+"""Operator controls: turning the global kill switch on and off, and encryption-key rotation."""
 
 from __future__ import annotations
 
@@ -6,41 +6,16 @@ import logging
 from dataclasses import dataclass, field
 
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import User
 from whatsapp_gateway.accounts.services import audit_record
-from whatsapp_gateway.instances.models import Instance
-from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.crypto import EncryptedTextField
+from whatsapp_gateway.messaging import queue
 from whatsapp_gateway.operations.models import OperatorSettings
 
 logger = logging.getLogger(__name__)
-
-
-def operator_settings_get() -> OperatorSettings:
-    """The singleton row, created with defaults (sending enabled) on first use."""
-    row, _ = OperatorSettings.objects.get_or_create(pk=OperatorSettings.SINGLETON_ID)
-    return row
-
-
-_SENDING_SQL = f"SELECT sending_enabled FROM {OperatorSettings._meta.db_table} WHERE id = %s"  # noqa: S608 - the table name comes from the model
-
-
-def sending_is_enabled() -> bool:
-    """True unless the operator turned the kill switch off. One primary-key lookup; no cache, so it acts at once
-    (raw SQL: this runs on every send, and building the ORM query cost more than running it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_SENDING_SQL, [OperatorSettings.SINGLETON_ID])
-        row = cursor.fetchone()
-    return True if row is None else bool(row[0])
-
-
-def sending_check() -> None:
-    """Guard step (first after authentication): raise ``SendingDisabled`` (503) while the kill switch is off."""
-    if not sending_is_enabled():
-        raise errors.SendingDisabled(headers={"Retry-After": "300"})
 
 
 @transaction.atomic
@@ -66,69 +41,8 @@ def sending_set_enabled(
         )
         logger.warning("operator kill switch: sending %s", "enabled" if enabled else "DISABLED")
         if enabled:
-            transaction.on_commit(_wake_all_lanes, robust=True)
+            transaction.on_commit(queue.lanes_wake_queued, robust=True)
     return row
-
-
-def _wake_all_lanes(account_id: int | None = None) -> None:
-    """After sending is re-enabled (for everyone, or for one account): wake every instance that has queued
-    messages, in order, right away instead of at the next sweep."""
-    from whatsapp_gateway.messaging.models import Message, MessageStatus
-    from whatsapp_gateway.messaging.queue import lane_wake
-
-    queued = Message.objects.filter(status=MessageStatus.QUEUED, instance__isnull=False)
-    if account_id is not None:
-        queued = queued.filter(account_id=account_id)
-    for instance_id in queued.values_list("instance_id", flat=True).distinct():
-        lane_wake(instance_id=instance_id)
-
-
-def account_lanes_wake_on_commit(*, account_id: int) -> None:
-    """An operator resumed a paused account: its queued messages go out once the change is committed."""
-    transaction.on_commit(lambda: _wake_all_lanes(account_id), robust=True)
-
-
-@transaction.atomic
-def instance_set_paused(
-    *, instance: Instance, paused: bool, actor: User | None = None, request: HttpRequest | None = None
-) -> Instance:
-    """Operator pause/resume of one instance: a paused instance sends nothing (queued messages wait; new sends are
-    refused with ``account_paused``). Resuming wakes its queue. Audit-logged in the instance's account."""
-    changed = Instance.objects.filter(pk=instance.pk, is_paused=not paused).update(is_paused=paused)
-    instance.refresh_from_db()
-    if changed:
-        audit_record(
-            account=instance.account,
-            action="operator.instance_paused" if paused else "operator.instance_resumed",
-            request=request,
-            actor=actor,
-            target_type="instance",
-            target_id=instance.public_id,
-        )
-        if not paused:
-            from whatsapp_gateway.messaging.queue import lane_wake
-
-            instance_id = instance.pk
-            transaction.on_commit(lambda: lane_wake(instance_id=instance_id), robust=True)
-    return instance
-
-
-def instance_force_disconnect(*, instance: Instance, actor: User | None = None, request: HttpRequest | None = None):
-    """Operator force-disconnect: log the WhatsApp session out at the provider (pairing is needed again).
-
-    Uses the same service as the portal's logout; audit-logged (``instance.logged_out``) plus an operator entry."""
-    from whatsapp_gateway.instances.services import instance_logout
-
-    instance = instance_logout(instance=instance, actor=actor, request=request)
-    audit_record(
-        account=instance.account,
-        action="operator.instance_disconnected",
-        request=request,
-        actor=actor,
-        target_type="instance",
-        target_id=instance.public_id,
-    )
-    return instance
 
 
 @dataclass

@@ -7,6 +7,7 @@ import time
 
 from huey import signals as S
 
+from whatsapp_gateway.lib import metrics
 from whatsapp_gateway.operations import logs
 
 _started = threading.local()
@@ -65,7 +66,6 @@ def _on_executing(signal, task, *args, **kwargs) -> None:
 
 
 def _on_finished(signal, task, *args, **kwargs) -> None:
-    from whatsapp_gateway.operations import metrics
 
     stack = _stack()
     seconds = None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-
-from django.conf import settings
 from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -12,32 +9,15 @@ from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from whatsapp_gateway.lib.client_ip import client_ip
-from whatsapp_gateway.lib.crypto import constant_time_equals
 from whatsapp_gateway.operations import metrics, selectors, services
 from whatsapp_gateway.operations.forms import KillSwitchForm
-
-
-def _metrics_allowed(request: HttpRequest) -> bool:
-    token = settings.METRICS_TOKEN
-    header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer ") and constant_time_equals(header[7:].strip(), token):
-        return True
-    ip = client_ip(request)
-    if not ip or not settings.METRICS_ALLOWED_IPS:
-        return False
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_IPS)
 
 
 @never_cache
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition. Answers 404 (not 401/403) to anyone without the token or an allowed IP."""
-    if not _metrics_allowed(request):
+    if not metrics.metrics_allowed(request):
         raise Http404
     body, content_type = metrics.render()
     return HttpResponse(body, content_type=content_type)

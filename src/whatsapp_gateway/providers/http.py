@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from whatsapp_gateway.lib import metrics
 from whatsapp_gateway.lib.text import replace_surrogates
-from whatsapp_gateway.operations import metrics
 from whatsapp_gateway.providers.base import ProviderError
 
 logger = logging.getLogger("whatsapp_gateway.providers")

@@ -36,11 +36,11 @@ from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import (
     lookups,  # noqa: F401 - registers the __any_of lookup used below
+    metrics,
     urlsafety,
 )
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.signing import secret_generate
-from whatsapp_gateway.operations import metrics
 from whatsapp_gateway.webhooks import delivery as engine
 from whatsapp_gateway.webhooks.catalogue import EVENT_NAMES, TEST_EVENT, build_payload, iso8601
 from whatsapp_gateway.webhooks.models import (

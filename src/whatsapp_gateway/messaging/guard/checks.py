@@ -15,6 +15,7 @@ from functools import cache
 from django.db import connection
 
 from whatsapp_gateway.accounts.models import Module
+from whatsapp_gateway.apikeys.selectors import api_key_allows_instance
 from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.lib import errors, prepared
 from whatsapp_gateway.lib.crypto import keyed_hash
@@ -24,7 +25,12 @@ from whatsapp_gateway.messaging.guard.classifier import AUTHENTICATION
 from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
 from whatsapp_gateway.messaging.guard.risk import content_assessment
 from whatsapp_gateway.messaging.guard.usage import Window
+from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.operations import logs
+from whatsapp_gateway.operations.killswitch import sending_is_enabled
+from whatsapp_gateway.providers.registry import UnknownProvider, get_provider
+from whatsapp_gateway.suppression.models import SuppressionReason, SuppressionSource
+from whatsapp_gateway.suppression.selectors import suppression_find
 
 Block = errors.GatewayError
 Check = Callable[[GuardContext], Block | None]
@@ -120,8 +126,6 @@ def _instance_sql(vendor: str) -> str:
 def check_instance(ctx: GuardContext) -> Block | None:
     """The instance exists, is not deleted, belongs to the account and (for a scoped key) is in the key's scope.
     Every miss answers the same ``invalid_instance`` so ids of other accounts cannot be probed."""
-    from whatsapp_gateway.apikeys.selectors import api_key_allows_instance
-
     instance = ctx.instance
     reads = ctx.reads
     if instance is None and reads is not None and reads.matches_instance(ctx.raw_instance_ref.strip()):
@@ -176,9 +180,6 @@ def check_suppression(ctx: GuardContext) -> Block | None:
     """Suppressed numbers are refused, with two exceptions (docs/api.md "Opt-outs and suppression"): one-time codes may reach a number that
     opted out by keyword (never a blocked one) unless the account turned that off; and the single opt-out
     confirmation may reach a number whose keyword opt-out is less than five minutes old."""
-    from whatsapp_gateway.suppression.models import SuppressionReason, SuppressionSource
-    from whatsapp_gateway.suppression.selectors import suppression_find
-
     # suppression_find expands the number to every WhatsApp id and number known for the same contact.
     reads = ctx.reads
     if reads is not None and reads.phone_e164 == ctx.phone_e164:
@@ -208,8 +209,6 @@ def check_suppression(ctx: GuardContext) -> Block | None:
 
 
 def _confirmation_already_sent(ctx: GuardContext, *, since: dt.datetime) -> bool:
-    from whatsapp_gateway.messaging.models import Message
-
     return Message.objects.filter(
         account=ctx.account,
         phone_hash=ctx.phone_hash,
@@ -354,8 +353,6 @@ def check_risk(ctx: GuardContext) -> Block | None:
 
 def check_provider(ctx: GuardContext) -> Block | None:
     """The instance's provider must be available to take the message (``gateway_send_failed`` otherwise)."""
-    from whatsapp_gateway.providers.registry import UnknownProvider, get_provider
-
     try:
         get_provider(ctx.instance.provider)
     except (UnknownProvider, ImportError):
@@ -365,8 +362,6 @@ def check_provider(ctx: GuardContext) -> Block | None:
 
 def check_sending_enabled(ctx: GuardContext) -> Block | None:
     """The operator's kill switch (operations app): while it is off every send answers ``sending_disabled`` 503."""
-    from whatsapp_gateway.operations.services import sending_is_enabled
-
     enabled = ctx.reads.sending_enabled if ctx.reads is not None else sending_is_enabled()
     if not enabled:
         return errors.SendingDisabled(headers={"Retry-After": "300"})
