@@ -44,7 +44,7 @@ SETUP = """
 import datetime as dt, json
 from whatsapp_gateway.accounts.models import Account, Plan
 from whatsapp_gateway.instances.models import Instance
-from whatsapp_gateway.webhooks.services import endpoint_create
+from whatsapp_gateway.webhooks.endpoints import endpoint_create
 from tests.factories import make_instance
 account = Account.objects.get(name="Demo Business")
 plan, _ = Plan.objects.update_or_create(code="load", defaults=dict(name="Load", daily_limit=10**7,

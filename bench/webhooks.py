@@ -97,7 +97,7 @@ def make_endpoints(base_url: str, count: int):
     from whatsapp_gateway.accounts.models import Plan, User
     from whatsapp_gateway.accounts.services import account_create
     from whatsapp_gateway.instances.models import Instance, InstanceState
-    from whatsapp_gateway.webhooks.services import endpoint_create
+    from whatsapp_gateway.webhooks.endpoints import endpoint_create
 
     user = User.objects.create_user(username="bench@example.com", email="bench@example.com", password="x" * 12)
     account = account_create(name="Bench", owner=user, plan=Plan.objects.get(code="scale"))
@@ -112,7 +112,7 @@ def make_endpoints(base_url: str, count: int):
 def emit(instance, number: int) -> str:
     from django.db import transaction
 
-    from whatsapp_gateway.webhooks.services import event_emit
+    from whatsapp_gateway.webhooks.outbox import event_emit
 
     with transaction.atomic():
         event = event_emit(

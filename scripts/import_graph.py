@@ -3,11 +3,12 @@
     .venv/bin/python scripts/import_graph.py           # summary figures and every cycle
     .venv/bin/python scripts/import_graph.py --list    # also each deferred import with its file and line
 
-It prints three cycle counts, each the number of strongly connected groups of more than one node (every module of a
+It prints four cycle counts, each the number of strongly connected groups of more than one node (every node of a
 group can reach every other through imports, so each group holds at least one cycle):
-- between apps: each top-level package of whatsapp_gateway (``messaging``, ``inbound``...) is one node;
-- between modules, counting every import, including those inside function bodies;
-- between modules, counting only the imports that run when a module is first imported (top level).
+- between apps, each top-level package of whatsapp_gateway (``messaging``, ``inbound``...) being one node, counting
+  every import (including those inside functions and ``AppConfig.ready``), then only top-level imports;
+- between modules, counting every import, then only the imports that run when a module is first imported (top
+  level). A cycle left in the first but not the second is broken by a deferred import (listed with ``--list``).
 And the number of deferred imports: ``import``/``from ... import`` statements naming a ``whatsapp_gateway`` module that
 sit inside a function body, outside ``AppConfig.ready`` (where Django app loading requires them) and outside
 migrations (frozen history). Imports under ``if TYPE_CHECKING:`` are not imports at run time and are left out.
@@ -208,6 +209,7 @@ def main() -> int:
     all_edges: dict[str, set[str]] = defaultdict(set)
     top_edges: dict[str, set[str]] = defaultdict(set)
     app_edges: dict[str, set[str]] = defaultdict(set)
+    app_top_edges: dict[str, set[str]] = defaultdict(set)
     for importer in modules:
         scan = scans.get(importer)
         deferred_lines = {line for line, _ in scan.deferred + scan.ready} if scan else set()
@@ -220,10 +222,13 @@ def main() -> int:
                 top_edges[importer].add(imported)
             if app_of(importer) != app_of(imported):
                 app_edges[app_of(importer)].add(app_of(imported))
+                if lines - deferred_lines:
+                    app_top_edges[app_of(importer)].add(app_of(imported))
 
     apps = {app_of(m) for m in modules}
     report = [
         ("between apps (all imports)", apps, app_edges),
+        ("between apps (top-level imports)", apps, app_top_edges),
         ("between modules (all imports)", modules, all_edges),
         ("between modules (top-level imports)", modules, top_edges),
     ]

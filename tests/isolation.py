@@ -165,7 +165,7 @@ def _suppression(account, built):
 @object_factory("endpoint_id")
 def _endpoint(account, built):
     """Disabled, so nothing is ever delivered to it; the URL check needs GATEWAY_ALLOW_PRIVATE_WEBHOOKS."""
-    from whatsapp_gateway.webhooks.services import endpoint_create
+    from whatsapp_gateway.webhooks.endpoints import endpoint_create
 
     endpoint, _secret = endpoint_create(
         account=account,
@@ -178,7 +178,7 @@ def _endpoint(account, built):
 
 
 def _event(account, built):
-    from whatsapp_gateway.webhooks.services import event_emit
+    from whatsapp_gateway.webhooks.outbox import event_emit
 
     return event_emit(
         account=account,
@@ -196,7 +196,7 @@ def _event_id(account, built):
 @object_factory("delivery_id")
 def _delivery(account, built):
     from whatsapp_gateway.webhooks.models import Endpoint
-    from whatsapp_gateway.webhooks.services import delivery_create
+    from whatsapp_gateway.webhooks.outbox import delivery_create
 
     if "endpoint_id" not in built:
         built = {**built, **_endpoint(account, built)}

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "whatsapp_gateway.apikeys",
     "whatsapp_gateway.instances",
     "whatsapp_gateway.providers",
+    "whatsapp_gateway.contacts",
     "whatsapp_gateway.messaging",
     "whatsapp_gateway.message_templates",
     "whatsapp_gateway.inbound",

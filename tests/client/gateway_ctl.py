@@ -27,7 +27,7 @@ def cmd_setup(receiver_url: str) -> dict:
     from whatsapp_gateway.instances.services import instance_create
     from whatsapp_gateway.message_templates.services import template_approve, template_submit
     from whatsapp_gateway.webhooks.catalogue import EVENT_NAMES
-    from whatsapp_gateway.webhooks.services import endpoint_create
+    from whatsapp_gateway.webhooks.endpoints import endpoint_create
 
     demo = demo_setup()
     instance = Instance.objects.get(public_id=demo["instance_id"])
@@ -58,8 +58,8 @@ def cmd_setup(receiver_url: str) -> dict:
 
 
 def cmd_rotate(endpoint_id: str) -> dict:
+    from whatsapp_gateway.webhooks.endpoints import endpoint_rotate_secret
     from whatsapp_gateway.webhooks.models import Endpoint
-    from whatsapp_gateway.webhooks.services import endpoint_rotate_secret
 
     _, secret = endpoint_rotate_secret(endpoint=Endpoint.objects.get(pk=int(endpoint_id)))
     return {"secret": secret}

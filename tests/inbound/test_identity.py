@@ -4,8 +4,9 @@ contacts are merged so suppression matches every form."""
 from __future__ import annotations
 
 from tests.inbound.helpers import deliver, text_event
-from whatsapp_gateway.inbound.models import Contact, ContactIdentity, Conversation, InboundMessage
-from whatsapp_gateway.inbound.services import clean_jid, contact_resolve
+from whatsapp_gateway.contacts.models import Contact, ContactIdentity, Conversation
+from whatsapp_gateway.contacts.services import clean_jid, contact_resolve
+from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.suppression.models import Suppression
 from whatsapp_gateway.suppression.selectors import suppression_blocking, suppression_find
 

@@ -8,8 +8,9 @@ import pytest
 import time_machine
 
 from tests.inbound.helpers import deliver, text_event
+from whatsapp_gateway.contacts.models import Contact, Conversation
 from whatsapp_gateway.inbound import hooks
-from whatsapp_gateway.inbound.models import Contact, Conversation, ForwardingStatus, InboundMessage
+from whatsapp_gateway.inbound.models import ForwardingStatus, InboundMessage
 from whatsapp_gateway.providers import base
 from whatsapp_gateway.webhooks.models import Event
 

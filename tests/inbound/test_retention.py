@@ -9,7 +9,8 @@ import time_machine
 from django.core.management import call_command
 
 from tests.inbound.helpers import deliver, text_event
-from whatsapp_gateway.inbound.models import Contact, Conversation, InboundMessage
+from whatsapp_gateway.contacts.models import Contact, Conversation
+from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.lib import retention
 from whatsapp_gateway.suppression.models import Suppression
 

@@ -54,7 +54,7 @@ def cloud_line(owner_alice, fake_cloud):  # noqa: F811
 def wrote_earlier(instance, phone: str) -> None:
     from django.utils import timezone
 
-    from whatsapp_gateway.inbound.models import Contact, Conversation
+    from whatsapp_gateway.contacts.models import Contact, Conversation
 
     contact, _ = Contact.objects.get_or_create(account=instance.account, phone_e164=phone)
     Conversation.objects.update_or_create(

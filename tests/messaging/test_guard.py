@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from tests.messaging.conftest import make_instance
-from whatsapp_gateway.inbound.models import Contact, Conversation
+from whatsapp_gateway.contacts.models import Contact, Conversation
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import policy

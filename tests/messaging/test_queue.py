@@ -266,7 +266,7 @@ def test_messages_sent_from_the_phone_are_recorded_once_as_outbound(owner_alice,
     )
     assert first.pk == again.pk
     assert first.source == "phone" and first.status == "sent" and not first.counted
-    from whatsapp_gateway.inbound.models import Conversation
+    from whatsapp_gateway.contacts.models import Conversation
 
     conversation = Conversation.objects.get(instance=alice_instance)
     assert conversation.outbound_count == 1 and conversation.last_outbound_at is not None
@@ -275,7 +275,7 @@ def test_messages_sent_from_the_phone_are_recorded_once_as_outbound(owner_alice,
 def test_sent_messages_update_the_conversation(owner_alice, alice_instance, fake_provider):
     queue_one(owner_alice.account, alice_instance)
     queue.lane_run(instance_id=alice_instance.pk)
-    from whatsapp_gateway.inbound.models import Conversation
+    from whatsapp_gateway.contacts.models import Conversation
 
     conversation = Conversation.objects.get(instance=alice_instance, contact__phone_e164="+966501234567")
     assert conversation.outbound_count == 1

@@ -137,7 +137,7 @@ def test_a_background_job_logs_its_instance_and_account(owner_alice, alice_insta
 
 def test_a_webhook_delivery_job_logs_its_endpoint_instance_and_account(owner_alice, alice_instance, settings):
     from whatsapp_gateway.operations.tasks_hooks import _subject_fields
-    from whatsapp_gateway.webhooks.services import endpoint_create
+    from whatsapp_gateway.webhooks.endpoints import endpoint_create
 
     settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS = True
     endpoint, _ = endpoint_create(

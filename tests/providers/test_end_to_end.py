@@ -17,7 +17,8 @@ from django.utils import timezone
 from tests.messaging.conftest import ApiClient
 from tests.providers.conftest import post_callback
 from whatsapp_gateway.apikeys.services import api_key_create
-from whatsapp_gateway.inbound.models import Contact, Conversation, InboundMessage
+from whatsapp_gateway.contacts.models import Contact, Conversation
+from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.instances.services import instance_connect, instance_create
 from whatsapp_gateway.messaging import queue

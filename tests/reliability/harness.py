@@ -58,7 +58,7 @@ def cmd_setup(instances: str, receiver_url: str = "-") -> dict:
         Instance.objects.filter(pk=instance.pk).update(paired_at=instance.paired_at - dt.timedelta(days=30))
         created.append(instance.public_id)
         if receiver_url != "-":
-            from whatsapp_gateway.webhooks.services import endpoint_create
+            from whatsapp_gateway.webhooks.endpoints import endpoint_create
 
             endpoint_create(
                 account=account, instance=instance, url=receiver_url, events=["message.sent"], actor=membership.user
@@ -137,7 +137,7 @@ def _fast_repairs() -> None:
         from django.db import close_old_connections
 
         from whatsapp_gateway.providers.services import callbacks_sweep
-        from whatsapp_gateway.webhooks.services import deliveries_sweep
+        from whatsapp_gateway.webhooks.sweep import deliveries_sweep
 
         while True:
             time.sleep(1)

@@ -11,8 +11,11 @@ import time_machine
 from tests.factories import make_instance
 from tests.reliability.cluster import TALLY, Receiver
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.webhooks.endpoints import endpoint_create
 from whatsapp_gateway.webhooks.models import Delivery, DeliveryState
-from whatsapp_gateway.webhooks.services import deliveries_sweep, endpoint_create, endpoint_deliver_due, event_emit
+from whatsapp_gateway.webhooks.outbox import event_emit
+from whatsapp_gateway.webhooks.sweep import deliveries_sweep
+from whatsapp_gateway.webhooks.worker import endpoint_deliver_due
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,8 @@ from whatsapp_gateway.operations.logs import JsonFormatter, PlainFormatter, Reda
 from whatsapp_gateway.providers.sandbox import simulate
 from whatsapp_gateway.providers.sandbox.server import callback_body, signed_headers
 from whatsapp_gateway.threecx.services import integration_create
-from whatsapp_gateway.webhooks.services import endpoint_create, endpoint_deliver_due
+from whatsapp_gateway.webhooks.endpoints import endpoint_create
+from whatsapp_gateway.webhooks.worker import endpoint_deliver_due
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,9 @@ from whatsapp_gateway.messaging.services import send_message
 from whatsapp_gateway.providers.sandbox import simulate
 from whatsapp_gateway.suppression.services import suppression_add
 from whatsapp_gateway.threecx.services import integration_create
+from whatsapp_gateway.webhooks.endpoints import endpoint_create
 from whatsapp_gateway.webhooks.models import Delivery
-from whatsapp_gateway.webhooks.services import endpoint_create, event_emit
+from whatsapp_gateway.webhooks.outbox import event_emit
 
 
 def build_world(membership, capture) -> dict[str, str]:

@@ -20,7 +20,7 @@ def connected_instance(account, *, name: str, phone: str, provider: str = "fake"
 
 def customer_wrote(instance: Instance, phone: str, *, at=None):
     """Record that ``phone`` wrote to ``instance`` (opens the 24 h conversation window)."""
-    from whatsapp_gateway.inbound.models import Contact, Conversation
+    from whatsapp_gateway.contacts.models import Contact, Conversation
 
     contact, _ = Contact.objects.get_or_create(account=instance.account, phone_e164=phone)
     conversation, _ = Conversation.objects.get_or_create(account=instance.account, instance=instance, contact=contact)

@@ -19,7 +19,7 @@ from whatsapp_gateway.threecx.fake3cx import Fake3CX
 from whatsapp_gateway.threecx.models import IntegrationEvent
 from whatsapp_gateway.threecx.services import did_mapping_add, integration_create, integration_update
 from whatsapp_gateway.webhooks.models import Delivery
-from whatsapp_gateway.webhooks.services import deliveries_sweep
+from whatsapp_gateway.webhooks.sweep import deliveries_sweep
 
 CUSTOMER = "+966512345678"
 

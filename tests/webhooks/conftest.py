@@ -7,7 +7,7 @@ import pytest
 
 from tests.factories import make_instance
 from whatsapp_gateway.webhooks.catalogue import EVENT_NAMES
-from whatsapp_gateway.webhooks.services import endpoint_create
+from whatsapp_gateway.webhooks.endpoints import endpoint_create
 
 
 @pytest.fixture(autouse=True)

@@ -66,7 +66,7 @@ def _setup(base_url: str, endpoints: int) -> dict:
     from whatsapp_gateway.accounts.models import Plan, User
     from whatsapp_gateway.accounts.services import account_create
     from whatsapp_gateway.instances.models import Instance, InstanceState
-    from whatsapp_gateway.webhooks.services import endpoint_create
+    from whatsapp_gateway.webhooks.endpoints import endpoint_create
 
     user = User.objects.create_user(username="crash@example.com", email="crash@example.com", password="x" * 12)
     account = account_create(name="Crash Co", owner=user, plan=Plan.objects.get(code="scale"))
@@ -83,7 +83,7 @@ def _burst(instance_pk: int, count: int) -> list[str]:
     from django.db import transaction
 
     from whatsapp_gateway.instances.models import Instance
-    from whatsapp_gateway.webhooks.services import event_emit
+    from whatsapp_gateway.webhooks.outbox import event_emit
 
     instance = Instance.objects.select_related("account").get(pk=instance_pk)
     ids = []

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from whatsapp_gateway.webhooks import services
+from whatsapp_gateway.webhooks import endpoints, sweep, worker
 from whatsapp_gateway.webhooks.models import (
     Delivery,
     DeliveryState,
@@ -17,7 +17,8 @@ from whatsapp_gateway.webhooks.models import (
     Endpoint,
     EndpointLease,
 )
-from whatsapp_gateway.webhooks.services import RETRY_SCHEDULE, endpoint_deliver_due, event_emit
+from whatsapp_gateway.webhooks.outbox import event_emit
+from whatsapp_gateway.webhooks.worker import RETRY_SCHEDULE, endpoint_deliver_due
 
 START = dt.datetime(2026, 11, 24, 10, 0, 0, tzinfo=dt.UTC)
 DATA = {"from": "+966512345678", "message_text": "Hello", "message_type": "text"}
@@ -47,7 +48,7 @@ def test_failures_follow_the_retry_schedule_with_jitter_then_fail_for_good(
         delivery.refresh_from_db()
         assert delivery.state == DeliveryState.PENDING
         assert delivery.attempts == number
-        waited = (delivery.next_attempt_at - services.now()).total_seconds()
+        waited = (delivery.next_attempt_at - worker.now()).total_seconds()
         assert base * 0.9 <= waited <= base * 1.1, (number, waited)
         clock.shift(waited - 1)
         assert run(alice_endpoint).attempted == 0  # not due yet
@@ -195,7 +196,7 @@ def test_the_log_keeps_the_first_kilobyte_of_any_answer(alice_endpoint, alice_in
 
 
 def test_a_connection_failure_is_recorded_and_retried(owner_alice, alice_instance):
-    endpoint, _ = services.endpoint_create(
+    endpoint, _ = endpoints.endpoint_create(
         account=owner_alice.account, instance=alice_instance, url="http://127.0.0.1:9/hook", events=["message.received"]
     )
     delivery = Delivery.objects.get(event=emit(alice_instance))
@@ -221,21 +222,21 @@ def test_an_endpoint_never_has_more_workers_than_its_limit(alice_endpoint, alice
     settings.GATEWAY_WEBHOOK_BATCH_SIZE = 1
     for _ in range(4):
         emit(alice_instance)
-    first = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
-    second = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
-    third = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    first = worker.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    second = worker.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    third = worker.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
     assert (first.status, second.status, third.status) == ("claimed", "claimed", "busy")
     assert first.deliveries[0].pk != second.deliveries[0].pk
     # a crashed worker's lease runs out and the endpoint is free again
     clock.shift(settings.GATEWAY_WEBHOOK_LEASE_SECONDS + 1)
-    assert services.delivery_claim_batch(endpoint_id=alice_endpoint.pk).status == "claimed"
+    assert worker.delivery_claim_batch(endpoint_id=alice_endpoint.pk).status == "claimed"
 
 
 def test_a_claim_is_a_conditional_update_that_only_one_worker_wins(alice_endpoint, alice_instance, settings):
     settings.GATEWAY_WEBHOOK_MAX_IN_FLIGHT = 5
     emit(alice_instance)
-    first = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
-    second = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    first = worker.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    second = worker.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
     assert first.status == "claimed" and len(first.deliveries) == 1
     assert second.status == "empty"
 
@@ -244,19 +245,19 @@ def test_the_sweeper_re_enqueues_due_deliveries_whose_job_was_lost(
     alice_endpoint, alice_instance, receiver, clock, django_capture_on_commit_callbacks
 ):
     delivery = Delivery.objects.get(event=emit(alice_instance))  # no on_commit: the job was "lost"
-    assert services.deliveries_sweep() == 0  # within the grace period a job may still be queued
+    assert sweep.deliveries_sweep() == 0  # within the grace period a job may still be queued
     clock.shift(31)
-    assert services.deliveries_sweep() == 1  # Huey runs eagerly in tests: the job ran
+    assert sweep.deliveries_sweep() == 1  # Huey runs eagerly in tests: the job ran
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.SENT
 
 
 def test_the_sweeper_frees_a_dead_workers_lease(alice_endpoint, alice_instance, receiver, clock, settings):
     delivery = Delivery.objects.get(event=emit(alice_instance))
-    claim = services.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
+    claim = worker.delivery_claim_batch(endpoint_id=alice_endpoint.pk)
     assert claim.status == "claimed"  # ... and the worker is killed here
     clock.shift(settings.GATEWAY_WEBHOOK_LEASE_SECONDS + 1)
-    services.deliveries_sweep()
+    sweep.deliveries_sweep()
     assert not EndpointLease.objects.exists()
     delivery.refresh_from_db()
     assert delivery.state == DeliveryState.SENT
@@ -264,7 +265,7 @@ def test_the_sweeper_frees_a_dead_workers_lease(alice_endpoint, alice_instance, 
 
 def test_pending_deliveries_of_a_deleted_endpoint_go_with_it(alice_endpoint, alice_instance):
     emit(alice_instance)
-    services.endpoint_delete(endpoint=alice_endpoint)
+    endpoints.endpoint_delete(endpoint=alice_endpoint)
     assert not Endpoint.objects.exists()
     assert not Delivery.objects.exists()
 
@@ -276,13 +277,13 @@ def test_cookies_set_by_one_receiver_are_never_sent_with_any_delivery(
     # customer's endpoint to another customer's endpoint on the same host. Nothing is stored.
     httpserver.expect_request("/alice").respond_with_data("ok", headers={"Set-Cookie": "session=alice-secret; Path=/"})
     httpserver.expect_request("/charlie").respond_with_data("ok")
-    alice, _ = services.endpoint_create(
+    alice, _ = endpoints.endpoint_create(
         account=owner_alice.account,
         instance=alice_instance,
         url=httpserver.url_for("/alice"),
         events=["message.received"],
     )
-    charlie, _ = services.endpoint_create(
+    charlie, _ = endpoints.endpoint_create(
         account=outsider_charlie.account,
         instance=charlie_instance,
         url=httpserver.url_for("/charlie"),
@@ -416,7 +417,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_total_timeout(
     # httpx's timeout is per socket read; the delivery timeout is for the whole request, so one slow receiver cannot
     # keep a worker thread for longer than that.
     settings.GATEWAY_WEBHOOK_TIMEOUT_SECONDS = 1
-    endpoint, _ = services.endpoint_create(
+    endpoint, _ = endpoints.endpoint_create(
         account=owner_alice.account,
         instance=alice_instance,
         url=f"http://127.0.0.1:{trickling_receiver}/hook",

@@ -7,7 +7,8 @@ import datetime as dt
 from tests.isolation import assert_other_account_gets_404
 from whatsapp_gateway.accounts.models import AuditLog
 from whatsapp_gateway.webhooks.models import Delivery, DeliveryState
-from whatsapp_gateway.webhooks.services import endpoint_deliver_due, event_emit
+from whatsapp_gateway.webhooks.outbox import event_emit
+from whatsapp_gateway.webhooks.worker import endpoint_deliver_due
 
 DATA = {"from": "+966512345678", "message_text": "Hello", "message_type": "text"}
 

@@ -10,8 +10,10 @@ import pytest
 
 from whatsapp_gateway.webhooks import docs
 from whatsapp_gateway.webhooks.catalogue import COMMON_FIELDS, EVENT_TYPES, GROUPS, build_payload
+from whatsapp_gateway.webhooks.endpoints import endpoint_rotate_secret
 from whatsapp_gateway.webhooks.models import Delivery
-from whatsapp_gateway.webhooks.services import endpoint_deliver_due, endpoint_rotate_secret, event_emit
+from whatsapp_gateway.webhooks.outbox import event_emit
+from whatsapp_gateway.webhooks.worker import endpoint_deliver_due
 
 
 def test_the_catalogue_has_the_16_contract_events_each_with_fields_and_an_example():

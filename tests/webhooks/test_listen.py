@@ -7,8 +7,10 @@ import json
 import threading
 
 from whatsapp_gateway.cli import build_parser
+from whatsapp_gateway.webhooks.endpoints import endpoint_create
 from whatsapp_gateway.webhooks.listen import make_server
-from whatsapp_gateway.webhooks.services import endpoint_create, endpoint_deliver_due, event_emit
+from whatsapp_gateway.webhooks.outbox import event_emit
+from whatsapp_gateway.webhooks.worker import endpoint_deliver_due
 
 
 def test_the_listener_verifies_a_real_delivery(owner_alice, alice_instance, tmp_path):

@@ -9,8 +9,9 @@ from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
 from tests.factories import make_instance
+from whatsapp_gateway.webhooks.endpoints import endpoint_create, endpoint_update
 from whatsapp_gateway.webhooks.models import Delivery, DeliveryState, Event
-from whatsapp_gateway.webhooks.services import endpoint_create, endpoint_update, event_emit
+from whatsapp_gateway.webhooks.outbox import event_emit
 
 STATUS_DATA = {
     "message_id": "msg_1",

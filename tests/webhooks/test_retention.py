@@ -8,7 +8,8 @@ import time_machine
 
 from whatsapp_gateway.lib.retention import purgers, retention_run
 from whatsapp_gateway.webhooks.models import Delivery, DeliveryAttempt, DeliveryState, Event
-from whatsapp_gateway.webhooks.services import endpoint_deliver_due, event_emit
+from whatsapp_gateway.webhooks.outbox import event_emit
+from whatsapp_gateway.webhooks.worker import endpoint_deliver_due
 
 DATA = {
     "from": "+966512345678",

@@ -12,9 +12,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.lib.test_urlsafety import BLOCKED_URLS
 from tests.webhooks.test_signing import independent_seed_hmac
-from whatsapp_gateway.webhooks import services
+from whatsapp_gateway.webhooks import sweep
+from whatsapp_gateway.webhooks.endpoints import endpoint_rotate_secret
 from whatsapp_gateway.webhooks.models import Delivery, DeliveryState, Endpoint
-from whatsapp_gateway.webhooks.services import endpoint_deliver_due, endpoint_rotate_secret, event_emit
+from whatsapp_gateway.webhooks.outbox import event_emit
+from whatsapp_gateway.webhooks.worker import endpoint_deliver_due
 
 START = dt.datetime(2026, 11, 24, 10, 0, 0, tzinfo=dt.UTC)
 DATA = {"from": "+966512345678", "message_text": "Hello", "message_type": "text"}
@@ -68,7 +70,7 @@ def test_during_the_24_hour_overlap_deliveries_carry_both_signatures_then_only_t
             Webhook(old).verify(body, headers)
         assert seed_parts(headers) == [independent_seed_hmac(new, headers["Webhook-Timestamp"], body)]
 
-        services.deliveries_sweep()  # the sweeper forgets the expired secret
+        sweep.deliveries_sweep()  # the sweeper forgets the expired secret
         alice_endpoint.refresh_from_db()
         assert alice_endpoint.previous_secret == "" and alice_endpoint.previous_secret_expires_at is None
 

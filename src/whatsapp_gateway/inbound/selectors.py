@@ -12,31 +12,9 @@ from django.db.models.functions import Coalesce, StrIndex, Upper
 from django.shortcuts import get_object_or_404
 
 from whatsapp_gateway.accounts.models import Account
-from whatsapp_gateway.inbound.models import Contact, Conversation, InboundMessage
+from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.inbound.text_search import filter_text
 from whatsapp_gateway.instances.models import Instance
-
-
-def contact_find(*, account: Account, phone_e164: str) -> Contact | None:
-    return Contact.objects.filter(account=account, phone_e164=phone_e164).first()
-
-
-def contact_aliases(*, account: Account, phone_e164: str) -> list[str]:
-    """Every WhatsApp id seen for the number (for suppression matching and display)."""
-    contact = contact_find(account=account, phone_e164=phone_e164)
-    if contact is None:
-        return []
-    return list(contact.identities.values_list("wa_id", flat=True))
-
-
-def conversation_last_inbound_at(*, instance: Instance, phone_e164: str) -> dt.datetime | None:
-    """When this number last wrote to this instance; ``None`` if never (3CX 24 h window, risk score)."""
-    return (
-        Conversation.objects.filter(instance=instance, contact__phone_e164=phone_e164)
-        .values_list("last_inbound_at", flat=True)
-        .first()
-    )
-
 
 # --- Inbound Logs ----------------------------------------------------------------------------------------------------
 

@@ -18,21 +18,11 @@ from whatsapp_gateway.inbound import selectors
 from whatsapp_gateway.inbound.forms import InboundFilterForm
 from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.lib.csv_export import csv_stream
-from whatsapp_gateway.lib.phone import mask
+from whatsapp_gateway.lib.phone import mask_sender
 from whatsapp_gateway.ui.exports import record_when_done
 from whatsapp_gateway.ui.reveal import reveal_active
 
 PAGING_PARAMS = ("after", "before")
-
-
-def mask_sender(value: str) -> str:
-    """Mask an E.164 number (``+9665****4321``) or the user part of a WhatsApp id (``1038****284@lid``)."""
-    if not value:
-        return ""
-    if "@" in value:
-        user, _, server = value.partition("@")
-        return f"{user[:4]}****{user[-3:]}@{server}" if len(user) > 8 else f"****@{server}"
-    return mask(value)
 
 
 def _can_reveal(request: HttpRequest) -> bool:

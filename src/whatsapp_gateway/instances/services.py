@@ -241,7 +241,7 @@ def instance_transition(
     Entering ``connected`` sets ``paired_at`` on the first pairing of a number (warm-up counts from it) and counts
     a reconnect otherwise. Returns the updated instance (the passed object is refreshed too).
     """
-    from whatsapp_gateway.webhooks.services import event_emit
+    from whatsapp_gateway.webhooks.outbox import event_emit
 
     to_state = InstanceState(to_state).value
     reason = (reason or "")[:200]

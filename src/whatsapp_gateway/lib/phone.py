@@ -78,3 +78,13 @@ def jid_to_e164(jid: str) -> str | None:
 
 def e164_to_jid(e164: str) -> str:
     return e164.lstrip("+") + "@s.whatsapp.net"
+
+
+def mask_sender(value: str) -> str:
+    """Mask an E.164 number (``+9665****4321``) or the user part of a WhatsApp id (``1038****284@lid``)."""
+    if not value:
+        return ""
+    if "@" in value:
+        user, _, server = value.partition("@")
+        return f"{user[:4]}****{user[-3:]}@{server}" if len(user) > 8 else f"****@{server}"
+    return mask(value)

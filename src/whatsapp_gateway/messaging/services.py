@@ -419,7 +419,7 @@ def message_transition(
     """Move ``message`` (locked by the caller) to ``to_status``: timestamps, history, the matching webhook event
     and ``message.status_updated`` in the caller's transaction; a message reaching ``sent`` updates the
     conversation's outbound counters. No checks here: callers decide whether the move is allowed."""
-    from whatsapp_gateway.webhooks.services import event_emit
+    from whatsapp_gateway.webhooks.outbox import event_emit
 
     at = at or now()
     previous = message.status
@@ -454,7 +454,7 @@ def message_transition(
 def _conversation_touch_outbound(message: Message, *, at: dt.datetime) -> None:
     from django.db.models import Q
 
-    from whatsapp_gateway.inbound.models import Contact, Conversation
+    from whatsapp_gateway.contacts.models import Contact, Conversation
 
     contact, _ = Contact.objects.get_or_create(account_id=message.account_id, phone_e164=message.phone_e164)
     conversation, _ = Conversation.objects.get_or_create(

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from whatsapp_gateway.inbound.models import Conversation
+from whatsapp_gateway.contacts.models import Conversation
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.message_templates.models import Template, TemplateCategory, TemplateSource, TemplateStatus
 from whatsapp_gateway.message_templates.selectors import template_find_for_send

@@ -24,7 +24,10 @@ import re
 from dataclasses import dataclass, field
 
 from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.contacts.models import ContactIdentity
+from whatsapp_gateway.contacts.selectors import identity_expand
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, mask, normalize_e164
+from whatsapp_gateway.suppression.models import Suppression
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 10_000
@@ -99,9 +102,6 @@ def _looks_like_header(cells: list[str]) -> bool:
 
 def build_report(*, account: Account, data: bytes) -> ImportReport:
     """Validate every row of ``data`` against the account (see the module docstring); nothing is written."""
-    from whatsapp_gateway.suppression.models import Suppression
-    from whatsapp_gateway.suppression.selectors import identity_expand
-
     report = ImportReport()
     if len(data) > MAX_BYTES:
         report.fatal = f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it into smaller files."
@@ -167,8 +167,6 @@ def build_report(*, account: Account, data: bytes) -> ImportReport:
         # A lid-only opt-out of a contact whose number is now known also counts as "already suppressed".
         lid_rows = active.filter(wa_id__in=wa_ids).exclude(wa_id="")
         if lid_rows.exists():
-            from whatsapp_gateway.inbound.models import ContactIdentity
-
             lid_ids = set(lid_rows.values_list("wa_id", flat=True))
             already |= set(
                 ContactIdentity.objects.filter(account=account, wa_id__in=lid_ids).values_list(

@@ -11,33 +11,11 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.contacts.models import Contact, ContactIdentity
+from whatsapp_gateway.contacts.selectors import identity_expand
 from whatsapp_gateway.suppression.models import Suppression, SuppressionReason, SuppressionSource
 
 AUTHENTICATION_PURPOSE = "authentication"
-
-
-def identity_expand(*, account: Account, numbers: set[str], wa_ids: set[str]) -> tuple[set[str], set[str]]:
-    """Add every number and WhatsApp id known for the same contact (docs/api.md "Opt-outs and suppression": matching uses the E.164 number
-    and every WhatsApp id seen for it, so a ``…@lid`` opt-out blocks the number it was later resolved to)."""
-    from whatsapp_gateway.inbound.models import Contact, ContactIdentity
-
-    contact_filter = Q()
-    if numbers:
-        contact_filter |= Q(phone_e164__in=numbers)
-    if wa_ids:
-        contact_filter |= Q(pk__in=ContactIdentity.objects.filter(account=account, wa_id__in=wa_ids).values("contact"))
-    if not contact_filter:
-        return numbers, wa_ids
-    contact_ids = Contact.objects.filter(contact_filter, account=account).values("pk")
-    known = ContactIdentity.objects.filter(account=account, contact__in=contact_ids).values_list(
-        "wa_id", "contact__phone_e164"
-    )
-    numbers, wa_ids = set(numbers), set(wa_ids)
-    for wa_id, phone in known:
-        wa_ids.add(wa_id)
-        if phone:
-            numbers.add(phone)
-    return numbers, wa_ids
 
 
 def suppressions_matching(
@@ -67,8 +45,6 @@ def suppression_number_sql() -> str:
     number itself, and every WhatsApp id of the account's contacts with that number, in either column. Named
     parameters ``account``, ``phone`` and ``blocked`` (``SuppressionReason.BLOCKED``); the send guard also embeds
     it in its one read statement (``messaging.guard.reads``)."""
-    from whatsapp_gateway.inbound.models import Contact, ContactIdentity
-
     ids = (
         f"SELECT ci.wa_id FROM {ContactIdentity._meta.db_table} ci JOIN {Contact._meta.db_table} c "  # noqa: S608
         "ON c.id = ci.contact_id WHERE ci.account_id = %(account)s AND c.account_id = %(account)s "

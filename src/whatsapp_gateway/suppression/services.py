@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.accounts.services import audit_record
+from whatsapp_gateway.contacts.models import Contact
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import mask
 from whatsapp_gateway.suppression.csv_import import ImportReport, build_report
@@ -134,7 +135,7 @@ def suppression_opt_out(
     suppressed (by number or by any WhatsApp id of the same contact) gets no second row and no second event.
     ``wa_ids`` are the sender's WhatsApp ids; when ``phone_e164`` is unknown the row is keyed by the ``…@lid`` id.
     """
-    from whatsapp_gateway.webhooks.services import event_emit
+    from whatsapp_gateway.webhooks.outbox import event_emit
 
     wa_ids = [w for w in wa_ids if w]
     existing = suppressions_matching(account=account, phone_e164=phone_e164, aliases=wa_ids).first()
@@ -253,3 +254,22 @@ def suppression_import(
             },
         )
         return report
+
+
+def suppressions_attach_phone_of_lid(sender, *, contact: Contact, **kwargs) -> None:
+    """(``contacts.signals.lid_resolved``) A keyword opt-out recorded for a ``…@lid`` before its number was known gets the number now (so the list shows
+    it and the unique-per-number rule holds). Matching already works through the contact's ids either way."""
+    lid_only = Suppression.objects.filter(
+        account_id=contact.account_id,
+        removed_at__isnull=True,
+        phone_e164="",
+        wa_id__in=contact.identities.values("wa_id"),
+    )
+    if not lid_only.exists():
+        return
+    if Suppression.objects.filter(
+        account_id=contact.account_id, removed_at__isnull=True, phone_e164=contact.phone_e164
+    ).exists():
+        return  # the number has its own suppression; the lid row keeps matching through the identity
+    first = lid_only.order_by("created_at", "id").first()
+    Suppression.objects.filter(pk=first.pk).update(phone_e164=contact.phone_e164)

@@ -17,9 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
 from whatsapp_gateway.accounts.services import audit_record
-from whatsapp_gateway.inbound.views import mask_sender
 from whatsapp_gateway.lib.csv_export import csv_stream
-from whatsapp_gateway.lib.phone import mask
+from whatsapp_gateway.lib.phone import mask, mask_sender
 from whatsapp_gateway.suppression import selectors, services
 from whatsapp_gateway.suppression.forms import (
     SuppressionAddForm,

@@ -340,7 +340,7 @@ def threecx_send_test(*, integration: Integration, request=None) -> TestOutcome:
     """Send one test ``message.received`` to 3CX now (through the engine's URL check, client and delivery log) and
     record it in the integration's event log."""
     from whatsapp_gateway.threecx.models import Decision, Direction, IntegrationEvent
-    from whatsapp_gateway.webhooks.services import endpoint_send_test_event
+    from whatsapp_gateway.webhooks.resend import endpoint_send_test_event
 
     result = endpoint_send_test_event(endpoint=integration.delivery_endpoint, request=request)
     attempt = result.attempt

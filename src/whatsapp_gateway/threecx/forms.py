@@ -21,7 +21,7 @@ def _instances(account: Account):
 def validate_endpoint_url(url: str) -> str:
     """The 3CX Webhook URL gets the same safety rules as customer webhooks (https, every address public; the
     operator's ``GATEWAY_ALLOW_PRIVATE_WEBHOOKS`` relaxes both for development)."""
-    from whatsapp_gateway.webhooks.services import EndpointError, url_check_for_form
+    from whatsapp_gateway.webhooks.endpoints import EndpointError, url_check_for_form
 
     try:
         return url_check_for_form(url)

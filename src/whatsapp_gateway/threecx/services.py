@@ -94,8 +94,8 @@ def _endpoint_sync(integration: Integration, *, url: str | None = None, request:
     """Keep the integration's delivery endpoint (kind ``threecx``) in line with its settings: created when the first
     URL is saved, URL updated, enabled exactly while the integration is active with inbound on. Saving also
     re-enables an endpoint the engine turned off (410 Gone, 5 days of failures)."""
+    from whatsapp_gateway.webhooks.endpoints import endpoint_create, endpoint_update
     from whatsapp_gateway.webhooks.models import EndpointKind
-    from whatsapp_gateway.webhooks.services import endpoint_create, endpoint_update
 
     wanted = integration.is_active and integration.inbound_enabled
     endpoint = integration.delivery_endpoint
@@ -264,7 +264,7 @@ def integration_resume_forwarding(*, integration: Integration, request: HttpRequ
     endpoint = integration.delivery_endpoint
     if endpoint is None or endpoint.is_enabled:
         return
-    from whatsapp_gateway.webhooks.services import endpoint_update
+    from whatsapp_gateway.webhooks.endpoints import endpoint_update
 
     if integration.is_active and integration.inbound_enabled:
         endpoint_update(endpoint=endpoint, is_enabled=True, request=request)
@@ -298,7 +298,7 @@ def integration_delete(*, integration: Integration, request: HttpRequest | None 
     endpoint = integration.delivery_endpoint
     integration.delete()
     if endpoint is not None:
-        from whatsapp_gateway.webhooks.services import endpoint_delete
+        from whatsapp_gateway.webhooks.endpoints import endpoint_delete
 
         endpoint_delete(endpoint=endpoint, request=request)
 

@@ -685,7 +685,7 @@ def _check_window(integration: Integration, instance: Instance, phone: str) -> N
     """Strict mode: the customer must have written to this instance within 24 hours."""
     if not integration.strict_window:
         return
-    from whatsapp_gateway.inbound.selectors import conversation_last_inbound_at
+    from whatsapp_gateway.contacts.selectors import conversation_last_inbound_at
 
     last = conversation_last_inbound_at(instance=instance, phone_e164=phone)
     if last is None or last < now() - CONVERSATION_WINDOW:
@@ -704,7 +704,7 @@ def _emit_call_event(
     call_id: str,
     is_video: bool,
 ) -> None:
-    from whatsapp_gateway.webhooks.services import event_emit
+    from whatsapp_gateway.webhooks.outbox import event_emit
 
     with transaction.atomic():
         event_emit(

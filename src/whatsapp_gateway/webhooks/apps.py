@@ -10,12 +10,12 @@ class WebhooksConfig(AppConfig):
         from whatsapp_gateway.lib.retention import register_purger
         from whatsapp_gateway.webhooks import (
             delivery,  # noqa: F401 - registers the customer request builder
-            services,
+            sweep,
         )
         from whatsapp_gateway.webhooks.tab import webhook_tab
 
         register_tab("webhook", "Webhook", webhook_tab, order=20)
-        register_purger("webhook_deliveries", services.webhooks_purge)
+        register_purger("webhook_deliveries", sweep.webhooks_purge)
         from whatsapp_gateway.api import api
         from whatsapp_gateway.webhooks.openapi import add_webhooks
 

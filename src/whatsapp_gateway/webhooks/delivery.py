@@ -1,27 +1,6 @@
 """The delivery engine's HTTP side: request builders per endpoint kind, pinned httpx clients, one attempt.
 
-Reuse by other apps (e.g. 3CX, ``kind="threecx"``)
--------------------------------------------------
-An :class:`~whatsapp_gateway.webhooks.models.Endpoint` is any destination that receives events durably, with the
-same outbox, claim, retry schedule, ``Retry-After``/``410`` handling, URL safety, per-endpoint concurrency limit and
-delivery log as customer webhooks. What differs per kind is only the request: register a builder once, in your
-``AppConfig.ready()``::
-
-    from whatsapp_gateway.webhooks.delivery import OutgoingRequest, register_kind
-
-    def build_threecx_request(endpoint, event, delivery, timestamp) -> OutgoingRequest:
-        body = json.dumps(envelope_from(event.payload)).encode()
-        return OutgoingRequest(body=body, headers={"Authorization": "Bearer ...", "Content-Type": "application/json"})
-
-    register_kind("threecx", build_threecx_request, accepts=lambda endpoint, event: ...)  # accepts is optional
-
-Then create the endpoint with ``webhooks.services.endpoint_create(account=..., kind="threecx", url=...,
-events=["message.received"], instance=None)`` (``instance=None`` = every instance of the account). Every
-``event_emit`` of a subscribed type creates a delivery for it in the emitting transaction (if ``accepts`` returns
-True); or create one explicitly with ``webhooks.services.delivery_create(endpoint=..., event=...)``. Update it
-with ``endpoint_update`` (URL, events, enabled). The log is at ``webhooks:endpoint_deliveries`` (URL
-``/webhooks/<whk_…>/deliveries``). ``signed_json_request`` builds the customer-style signed request from any JSON
-body, for a "signed native JSON" mode.
+Endpoint kinds (what differs per kind: the request, which events) are registered in ``kinds``.
 
 Design notes: small sync connection pools per worker thread (measured on a 2-core machine: several small sync clients beat one
 big async pool), each pinned to the address the URL check approved (no DNS rebinding), keep-alive between
@@ -40,8 +19,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpcore
 import httpx
@@ -50,6 +28,7 @@ from django.conf import settings
 from whatsapp_gateway.lib import urlsafety
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.signing import signature_headers
+from whatsapp_gateway.webhooks.kinds import OutgoingRequest, kind_builder, register_kind
 from whatsapp_gateway.webhooks.models import Delivery, Endpoint, EndpointKind, Event
 
 logger = logging.getLogger(__name__)
@@ -61,35 +40,6 @@ _MAX_BODY_READ = 64 * 1024
 @functools.cache
 def user_agent() -> str:
     return f"WhatsAppGateway-Webhooks/{settings.VERSION}"
-
-
-@dataclass(frozen=True)
-class OutgoingRequest:
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-RequestBuilder = Callable[[Endpoint, Event, Delivery, int], OutgoingRequest]
-Accepts = Callable[[Endpoint, Event], bool]
-
-
-@dataclass(frozen=True)
-class _Kind:
-    build: RequestBuilder
-    accepts: Accepts | None
-
-
-_KINDS: dict[str, _Kind] = {}
-
-
-def register_kind(kind: str, build: RequestBuilder, *, accepts: Accepts | None = None) -> None:
-    """Register how requests for endpoints of ``kind`` are built (and, optionally, which events they take)."""
-    _KINDS[kind] = _Kind(build=build, accepts=accepts)
-
-
-def kind_accepts(endpoint: Endpoint, event: Event) -> bool:
-    spec = _KINDS.get(endpoint.kind)
-    return spec is None or spec.accepts is None or spec.accepts(endpoint, event)
 
 
 def endpoint_signing_secrets(endpoint: Endpoint, at: dt.datetime | None = None) -> list[str]:
@@ -130,10 +80,10 @@ register_kind(EndpointKind.CUSTOMER, build_customer_request)
 
 
 def build_request(endpoint: Endpoint, event: Event, delivery: Delivery, timestamp: int) -> OutgoingRequest:
-    spec = _KINDS.get(endpoint.kind)
-    if spec is None:
+    build = kind_builder(endpoint.kind)
+    if build is None:
         raise LookupError(f"no request builder registered for endpoint kind {endpoint.kind!r}")
-    request = spec.build(endpoint, event, delivery, timestamp)
+    request = build(endpoint, event, delivery, timestamp)
     if "User-Agent" not in request.headers:
         request.headers["User-Agent"] = user_agent()
     return request

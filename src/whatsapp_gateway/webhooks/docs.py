@@ -144,7 +144,7 @@ def _duration(seconds: int) -> str:
 
 
 def retry_rows() -> list[dict[str, Any]]:
-    from whatsapp_gateway.webhooks.services import RETRY_SCHEDULE
+    from whatsapp_gateway.webhooks.worker import RETRY_SCHEDULE
 
     rows = [{"attempt": 1, "delay": "immediately", "elapsed": "0 s"}]
     elapsed = 0

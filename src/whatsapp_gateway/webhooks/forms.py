@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from whatsapp_gateway.webhooks import services
+from whatsapp_gateway.webhooks import endpoints
 from whatsapp_gateway.webhooks.catalogue import EVENT_TYPES
 
 
@@ -34,6 +34,6 @@ class WebhookForm(forms.Form):
 
     def clean_destination_url(self) -> str:
         try:
-            return services.url_check_for_form(self.cleaned_data["destination_url"])
-        except services.EndpointError as exc:
+            return endpoints.url_check_for_form(self.cleaned_data["destination_url"])
+        except endpoints.EndpointError as exc:
             raise forms.ValidationError(str(exc)) from exc

@@ -11,7 +11,7 @@ from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.instances.tabs import render_tab
 from whatsapp_gateway.lib import crypto
 from whatsapp_gateway.lib.clock import now
-from whatsapp_gateway.webhooks import selectors, services
+from whatsapp_gateway.webhooks import endpoints, resend, selectors
 from whatsapp_gateway.webhooks.catalogue import RECOMMENDED_EVENTS, events_by_group
 from whatsapp_gateway.webhooks.forms import WebhookForm
 from whatsapp_gateway.webhooks.models import Delivery, DeliveryState
@@ -62,16 +62,16 @@ def webhook_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
             messages.error(request, "Save a webhook first.")
             return _back(instance)
         elif action == "rotate":
-            endpoint, secret = services.endpoint_rotate_secret(endpoint=endpoint, request=request)
+            endpoint, secret = endpoints.endpoint_rotate_secret(endpoint=endpoint, request=request)
             _show_secret_once(request, instance, secret)
             messages.success(request, "New signing secret issued. The previous one keeps signing for 24 hours.")
             return _back(instance)
         elif action == "test":
-            result = services.endpoint_send_test_event(endpoint=endpoint, request=request)
+            result = resend.endpoint_send_test_event(endpoint=endpoint, request=request)
             request.session[TEST_SESSION_KEY] = result.delivery.public_id
             return _back(instance)
         elif action == "delete":
-            services.endpoint_delete(endpoint=endpoint, request=request)
+            endpoints.endpoint_delete(endpoint=endpoint, request=request)
             messages.success(request, "Webhook removed. No more events are sent for this instance.")
             return _back(instance)
         else:
@@ -107,7 +107,7 @@ def _save(request: HttpRequest, instance: Instance, endpoint, form: WebhookForm)
     data = form.cleaned_data
     try:
         if endpoint is None:
-            endpoint, secret = services.endpoint_create(
+            endpoint, secret = endpoints.endpoint_create(
                 account=instance.account,
                 instance=instance,
                 url=data["destination_url"],
@@ -118,7 +118,7 @@ def _save(request: HttpRequest, instance: Instance, endpoint, form: WebhookForm)
             _show_secret_once(request, instance, secret)
             messages.success(request, "Webhook saved. Copy the signing secret now: it is shown only once.")
         else:
-            services.endpoint_update(
+            endpoints.endpoint_update(
                 endpoint=endpoint,
                 url=data["destination_url"],
                 events=data["events"],
@@ -126,6 +126,6 @@ def _save(request: HttpRequest, instance: Instance, endpoint, form: WebhookForm)
                 request=request,
             )
             messages.success(request, "Webhook saved.")
-    except services.EndpointError as exc:
+    except endpoints.EndpointError as exc:
         messages.error(request, str(exc))
     return _back(instance)

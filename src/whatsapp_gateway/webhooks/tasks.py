@@ -9,7 +9,7 @@ import threading
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
-from whatsapp_gateway.webhooks import services
+from whatsapp_gateway.webhooks import sweep, worker
 
 logger = logging.getLogger(__name__)
 
@@ -17,13 +17,13 @@ logger = logging.getLogger(__name__)
 @db_task()
 def webhook_deliver(endpoint_id: int) -> None:
     """Deliver the due deliveries of one endpoint (bounded in time; re-enqueues itself when more are due)."""
-    services.endpoint_deliver_due(endpoint_id=endpoint_id)
+    worker.endpoint_deliver_due(endpoint_id=endpoint_id)
 
 
 @db_periodic_task(crontab(minute="*"))
 def webhook_sweep() -> None:
     """Every minute: re-enqueue due deliveries whose job was lost, expire dead leases."""
-    services.deliveries_sweep()
+    sweep.deliveries_sweep()
 
 
 _startup_lock = threading.Lock()
@@ -41,7 +41,7 @@ def webhook_sweep_on_startup() -> None:
     from django.db import close_old_connections
 
     try:
-        services.deliveries_sweep(startup=True)
+        sweep.deliveries_sweep(startup=True)
     except Exception:  # the database may still be starting; the periodic sweep follows within a minute
         logger.exception("webhook start-up sweep failed")
     finally:

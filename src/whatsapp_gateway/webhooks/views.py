@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
 from whatsapp_gateway.lib.clock import now
-from whatsapp_gateway.webhooks import docs, selectors, services
+from whatsapp_gateway.webhooks import docs, endpoints, resend, selectors
 from whatsapp_gateway.webhooks.catalogue import EVENT_TYPES
 from whatsapp_gateway.webhooks.models import DeliveryState, Endpoint
 
@@ -115,8 +115,8 @@ def delivery_resend(request: HttpRequest, endpoint_id: str, delivery_id: str) ->
     endpoint = selectors.endpoint_get_for_account(account=request.account, public_id=endpoint_id)
     delivery = selectors.delivery_get_for_account(account=request.account, endpoint=endpoint, public_id=delivery_id)
     try:
-        services.delivery_resend(delivery=delivery, request=request)
-    except services.EndpointError as exc:
+        resend.delivery_resend(delivery=delivery, request=request)
+    except endpoints.EndpointError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Resending {delivery.event_type} ({delivery.event.public_id}).")
@@ -132,8 +132,8 @@ def resend_failed(request: HttpRequest, endpoint_id: str) -> HttpResponse:
         messages.error(request, "Enter the time to resend from (UTC), e.g. 2026-11-24T08:00.")
     else:
         try:
-            count = services.deliveries_resend_failed(endpoint=endpoint, since=since, request=request)
-        except services.EndpointError as exc:
+            count = resend.deliveries_resend_failed(endpoint=endpoint, since=since, request=request)
+        except endpoints.EndpointError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(

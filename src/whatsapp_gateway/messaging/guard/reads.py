@@ -16,7 +16,7 @@ from functools import cache
 
 from django.db import connection
 
-from whatsapp_gateway.inbound.models import Contact, Conversation
+from whatsapp_gateway.contacts.models import Contact, Conversation
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import prepared
 from whatsapp_gateway.messaging import policy

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from whatsapp_gateway.inbound.models import Conversation
+from whatsapp_gateway.contacts.models import Conversation
 from whatsapp_gateway.message_templates.models import Template
 from whatsapp_gateway.message_templates.selectors import template_match
 from whatsapp_gateway.messaging import policy
