@@ -324,7 +324,7 @@ def add_webhook_listen_parser(sub) -> None:
 
 # --- 3CX: a fake 3CX for trying the integration locally (threecx app) ---------------------------------------------
 def add_fake_3cx_parser(sub) -> None:
-    from whatsapp_gateway.threecx.fake3cx import add_parser
+    from whatsapp_gateway.threecx.pbx_simulator import add_parser
 
     add_parser(sub)
 

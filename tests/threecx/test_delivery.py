@@ -10,8 +10,8 @@ import pytest
 
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.threecx.delivery import build_threecx_request
-from whatsapp_gateway.threecx.fake3cx import Fake3CX
 from whatsapp_gateway.threecx.models import IntegrationEvent, IntegrationStatus
+from whatsapp_gateway.threecx.pbx_simulator import PbxSimulator
 from whatsapp_gateway.threecx.services import (
     did_mapping_add,
     integration_delete,
@@ -26,7 +26,7 @@ CUSTOMER = "+966512345678"
 @pytest.fixture
 def pbx(settings):
     settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS = True  # the fake 3CX listens on 127.0.0.1
-    with Fake3CX() as fake:
+    with PbxSimulator() as fake:
         yield fake
 
 

@@ -11,7 +11,7 @@ from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.providers.models import SandboxMessage
 from whatsapp_gateway.providers.sandbox import simulate
-from whatsapp_gateway.threecx.fake3cx import Fake3CX
+from whatsapp_gateway.threecx.pbx_simulator import PbxSimulator
 from whatsapp_gateway.threecx.services import did_mapping_add, integration_create, integration_update
 from whatsapp_gateway.webhooks.models import Event
 
@@ -27,7 +27,7 @@ def pbx(settings, monkeypatch):
     # Pacing is a queue property with its own tests; here consecutive replies go out at once.
     monkeypatch.setattr(policy, "PACING_MIN_GAP_SECONDS", 0.0)
     monkeypatch.setattr(policy, "PACING_MAX_JITTER_SECONDS", 0.0)
-    with Fake3CX() as fake:
+    with PbxSimulator() as fake:
         yield fake
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from whatsapp_gateway.cli import build_parser
-from whatsapp_gateway.threecx.fake3cx import Fake3CX, Received, verify_native
+from whatsapp_gateway.threecx.pbx_simulator import PbxSimulator, Received, verify_native
 
 
 def run_cli(*argv: str) -> int:
@@ -22,7 +22,7 @@ def run_cli(*argv: str) -> int:
 
 
 def test_sms_posts_the_generic_sms_shape_with_the_bearer_key(capsys):
-    with Fake3CX() as gateway:  # stands in for the gateway's webhook
+    with PbxSimulator() as gateway:  # stands in for the gateway's webhook
         gateway.respond_with(200, {"data": {"id": "msg_1", "record_type": "message", "status": "queued"}})
         code = run_cli(
             "sms", "--provider-url", gateway.url("/integrations/3cx/webhook/tcx_x"), "--api-key", "tcxk_k",
@@ -37,7 +37,7 @@ def test_sms_posts_the_generic_sms_shape_with_the_bearer_key(capsys):
 
 
 def test_native_signs_and_a_refusal_exits_non_zero(capsys):
-    with Fake3CX() as gateway:
+    with PbxSimulator() as gateway:
         gateway.respond_with(401, {"success": False, "error": "invalid_3cx_webhook"})
         code = run_cli(
             "native", "--provider-url", gateway.url("/hook"), "--secret", "tcxs_s", "--sign",
@@ -62,7 +62,7 @@ def test_native_refuses_a_body_that_is_not_json():
 
 def test_the_server_answers_the_chosen_status_logs_each_request_and_checks_signatures(tmp_path, capsys):
     log = tmp_path / "pbx.jsonl"
-    with Fake3CX(echo=True) as pbx:
+    with PbxSimulator(echo=True) as pbx:
         pbx.default_status, pbx.secret, pbx.log_path = 503, "tcxs_s", str(log)
         body = b'{"event_type": "message.received"}'
         good = hmac.new(b"tcxs_s", b"1700000000." + body, hashlib.sha256).hexdigest()

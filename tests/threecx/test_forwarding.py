@@ -15,8 +15,8 @@ from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.providers.sandbox import simulate
 from whatsapp_gateway.threecx.delivery import threecx_deliveries_sync
-from whatsapp_gateway.threecx.fake3cx import Fake3CX
 from whatsapp_gateway.threecx.models import IntegrationEvent
+from whatsapp_gateway.threecx.pbx_simulator import PbxSimulator
 from whatsapp_gateway.threecx.services import did_mapping_add, integration_create, integration_update
 from whatsapp_gateway.webhooks.models import Delivery
 from whatsapp_gateway.webhooks.sweep import deliveries_sweep
@@ -27,7 +27,7 @@ CUSTOMER = "+966512345678"
 @pytest.fixture
 def pbx(settings):
     settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS = True  # the fake 3CX listens on 127.0.0.1
-    with Fake3CX() as fake:
+    with PbxSimulator() as fake:
         yield fake
 
 

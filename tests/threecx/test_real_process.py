@@ -18,7 +18,7 @@ import pytest
 
 from tests.cli.test_run_process import cli, embedded_env, stop, wait_for
 from tests.threecx.portal_session import Portal, code_text
-from whatsapp_gateway.threecx.fake3cx import Fake3CX
+from whatsapp_gateway.threecx.pbx_simulator import PbxSimulator
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def test_a_whatsapp_conversation_handled_from_3cx_with_real_processes(tmp_path):
     log = (tmp_path / "run.log").open("w+")
     gateway = subprocess.Popen([*cli(), "run", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        with Fake3CX(port=pbx_port) as pbx:
+        with PbxSimulator(port=pbx_port) as pbx:
             wait_for(f"{base}/healthz", gateway)
             banner = (tmp_path / "run.log").read_text()
             api_key = re.search(r"API key:\s+(wg_live_\w+)", banner).group(1)

@@ -202,11 +202,12 @@ def test_native_retries_are_deduplicated_and_honour_an_idempotency_key(post_nati
 
 @pytest.mark.django_db
 def test_a_retry_arriving_while_the_first_is_still_being_sent_is_told_to_retry(post_generic, integration, wrote):
+    from whatsapp_gateway.threecx.incoming.request import FORM_GENERIC
+    from whatsapp_gateway.threecx.incoming.sending import fingerprint_of
     from whatsapp_gateway.threecx.models import RequestFingerprint
-    from whatsapp_gateway.threecx.webhook import FORM_GENERIC, _fingerprint
 
     body = generic()
-    fingerprint = _fingerprint(integration, FORM_GENERIC, body["from"], body["to"], body["text"])
+    fingerprint = fingerprint_of(integration, FORM_GENERIC, body["from"], body["to"], body["text"])
     RequestFingerprint.objects.create(integration=integration, fingerprint=fingerprint, created_at=now())  # in flight
     response = post_generic(body)
     assert error_of(response) == (409, "idempotency_in_progress")

@@ -28,20 +28,20 @@ from whatsapp_gateway.messaging.guard.checks import phone_hash
 from whatsapp_gateway.messaging.guard.content import assess_text, highlight_segments
 from whatsapp_gateway.messaging.guard.usage import account_tz
 from whatsapp_gateway.messaging.models import MessageStatus, TestNumber
+from whatsapp_gateway.messaging.portal_test_send import (
+    PortalTestSendError,
+    portal_test_number_add,
+    portal_test_number_remove,
+    portal_test_number_verify,
+    portal_test_send,
+    portal_tests_today,
+)
 from whatsapp_gateway.messaging.selectors import (
     account_usage,
     instance_queue_status,
     message_get_for_account,
     message_list,
     message_wait_reason,
-)
-from whatsapp_gateway.messaging.test_numbers import (
-    TestSendError,
-    portal_tests_today,
-    test_number_add,
-    test_number_remove,
-    test_number_verify,
-    test_send,
 )
 from whatsapp_gateway.ui.exports import record_when_done
 from whatsapp_gateway.ui.reveal import reveal_active
@@ -224,7 +224,7 @@ def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
             if action == "add":
                 add_form = TestNumberAddForm(request.POST)
                 if add_form.is_valid():
-                    sent = test_number_add(
+                    sent = portal_test_number_add(
                         account=account,
                         instance=instance,
                         phone=add_form.cleaned_data["phone"],
@@ -242,14 +242,16 @@ def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
                         account=account, public_id=verify_form.cleaned_data["number"]
                     ).first()
                     if number is None:
-                        raise TestSendError("No such test number.")
-                    test_number_verify(test_number=number, code=verify_form.cleaned_data["code"], actor=request.user)
+                        raise PortalTestSendError("No such test number.")
+                    portal_test_number_verify(
+                        test_number=number, code=verify_form.cleaned_data["code"], actor=request.user
+                    )
                     messages.success(request, f"{number.phone_e164} is verified; you can send test messages to it.")
                     return redirect(_tab_url(instance, "test-send"))
             elif action == "remove":
                 number = TestNumber.objects.filter(account=account, public_id=request.POST.get("number", "")).first()
                 if number is not None:
-                    test_number_remove(test_number=number, actor=request.user)
+                    portal_test_number_remove(test_number=number, actor=request.user)
                     messages.success(request, f"{number.phone_e164} was removed from your test numbers.")
                 return redirect(_tab_url(instance, "test-send"))
             elif action == "check":
@@ -259,7 +261,7 @@ def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
             elif action == "send":
                 send_form = TestSendForm(request.POST, account=account, instance=instance)
                 if send_form.is_valid():
-                    outcome = test_send(
+                    outcome = portal_test_send(
                         account=account,
                         instance=instance,
                         test_number=send_form.cleaned_data["number"],
@@ -271,7 +273,7 @@ def test_send_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
                     )
                     messages.success(request, f"Queued as message #{outcome.log_id}; its status follows below.")
                     return redirect(_tab_url(instance, "test-send") + f"&sent={outcome.message_id}")
-        except TestSendError as exc:
+        except PortalTestSendError as exc:
             messages.error(request, exc.message)
             return redirect(_tab_url(instance, "test-send"))
         except errors.GatewayError as exc:

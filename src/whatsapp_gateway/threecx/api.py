@@ -16,13 +16,13 @@ from ninja import Field, NinjaAPI, Schema
 from whatsapp_gateway.api import api as public_api
 from whatsapp_gateway.lib.client_ip import client_ip
 from whatsapp_gateway.threecx.call_templates import EVENT_TYPES
-from whatsapp_gateway.threecx.webhook import (
+from whatsapp_gateway.threecx.incoming.handler import webhook_handle
+from whatsapp_gateway.threecx.incoming.request import (
     MAX_BODY_BYTES,
     SECRET_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookRequest,
-    webhook_handle,
 )
 
 threecx_api = NinjaAPI(

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
+from whatsapp_gateway.threecx.incoming.request import SECRET_HEADER
 from whatsapp_gateway.threecx.models import Integration
-from whatsapp_gateway.threecx.webhook import SECRET_HEADER
 
 TEMPLATE_NAME = "WhatsAppGateway"
 TEMPLATE_VERSION = 1

@@ -232,9 +232,9 @@ def threecx_forward_inbound(inbound, *, is_opt_out: bool) -> str | None:
     """
     from whatsapp_gateway.lib.crypto import keyed_hash
     from whatsapp_gateway.lib.phone import mask
+    from whatsapp_gateway.threecx.incoming.request import PHONE_HASH_PURPOSE
     from whatsapp_gateway.threecx.models import Decision, Direction, IntegrationEvent
     from whatsapp_gateway.threecx.selectors import integrations_with_forwarding
-    from whatsapp_gateway.threecx.webhook import PHONE_HASH_PURPOSE
 
     if inbound.is_group:
         return None

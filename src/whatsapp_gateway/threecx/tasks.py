@@ -9,8 +9,8 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.threecx.incoming.request import DEDUP_WINDOW, TEMPLATE_COOLDOWN
 from whatsapp_gateway.threecx.models import IntegrationEvent, RateWindow, RequestFingerprint, TemplateCooldown
-from whatsapp_gateway.threecx.webhook import DEDUP_WINDOW, TEMPLATE_COOLDOWN
 
 
 def threecx_prune() -> dict[str, int]:

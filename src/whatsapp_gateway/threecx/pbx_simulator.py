@@ -1,10 +1,10 @@
-"""``whatsapp-gateway fake-3cx``: a fake 3CX for trying the 3CX integration locally and for tests. It receives what
+"""``whatsapp-gateway fake-3cx``: a simulated 3CX phone system for trying the 3CX integration locally and for tests. It receives what
 the gateway posts to the "3CX Webhook URL" and plays 3CX's side of the stock Generic SMS provider (and the native
 JSON form) against the gateway. Framework-free: no Django settings needed.
 
 In tests::
 
-    with Fake3CX() as pbx:
+    with PbxSimulator() as pbx:
         url = pbx.url("/sms/generic/0123abcd")         # paste as the integration's 3CX Webhook URL
         ...                                             # a customer writes on WhatsApp
         request = pbx.wait_for(1)[0]                    # what the gateway posted (method, path, headers, json)
@@ -49,7 +49,7 @@ class Received:
         return json.loads(self.body.decode("utf-8"))
 
 
-class Fake3CX:
+class PbxSimulator:
     """A threaded HTTP server on 127.0.0.1 that records every request and answers as scripted (200 by default)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, echo: bool = False) -> None:
@@ -98,7 +98,7 @@ class Fake3CX:
     def url(self, path: str = "/sms/generic/0123456789abcdef0123456789abcdef") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def start(self) -> Fake3CX:
+    def start(self) -> PbxSimulator:
         self._thread = threading.Thread(target=self.server.serve_forever, name="fake-3cx", daemon=True)
         self._thread.start()
         return self
@@ -107,7 +107,7 @@ class Fake3CX:
         self.server.shutdown()
         self.server.server_close()
 
-    def __enter__(self) -> Fake3CX:
+    def __enter__(self) -> PbxSimulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fake_3cx_action == "serve":
         return serve(args.port, status=args.status, secret=args.secret, log_path=args.log)
     if args.fake_3cx_action == "sms":
-        response = Fake3CX.post_generic_sms(
+        response = PbxSimulator.post_generic_sms(
             args.provider_url, args.api_key, from_=args.from_, to=args.to, text=args.text
         )
         sys.exit(_show(response))
@@ -232,11 +232,11 @@ def run(args: argparse.Namespace) -> int:
         payload = json.loads(args.json)
     except ValueError as exc:
         sys.exit(f"error: --json is not valid JSON ({exc})")
-    sys.exit(_show(Fake3CX.post_native(args.provider_url, args.secret, payload, sign=args.sign)))
+    sys.exit(_show(PbxSimulator.post_native(args.provider_url, args.secret, payload, sign=args.sign)))
 
 
 def serve(port: int, *, status: int = 200, secret: str = "", log_path: str = "") -> int:
-    pbx = Fake3CX(port=port, echo=True)
+    pbx = PbxSimulator(port=port, echo=True)
     pbx.default_status = status
     pbx.secret = secret
     pbx.log_path = log_path

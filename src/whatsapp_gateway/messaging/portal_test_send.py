@@ -28,10 +28,8 @@ CODE_MAX_ATTEMPTS = 5
 MAX_TEST_NUMBERS = 5
 
 
-class TestSendError(ValueError):
+class PortalTestSendError(ValueError):
     """A refusal shown to the person in the form (not a guard block)."""
-
-    __test__ = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -54,7 +52,7 @@ def portal_tests_today(*, account: Account) -> int:
 
 def _check_cap(account: Account) -> None:
     if portal_tests_today(account=account) >= policy.PORTAL_TEST_DAILY_CAP:
-        raise TestSendError(
+        raise PortalTestSendError(
             f"The portal may send at most {policy.PORTAL_TEST_DAILY_CAP} test messages a day; try again tomorrow."
         )
 
@@ -63,17 +61,17 @@ def _code_hash(test_number: TestNumber, code: str) -> str:
     return keyed_hash(f"{test_number.public_id}:{code}", purpose="test_number_code")
 
 
-def test_number_add(
+def portal_test_number_add(
     *, account: Account, instance: Instance, phone: str, label: str, actor: User, client_ip: str | None = None
 ) -> CodeSent:
     """Add (or re-verify) one of the account's own numbers and send it a verification code. Guard blocks raise."""
     try:
         e164 = normalize_e164(phone, account.default_country)
     except InvalidPhoneNumber as exc:
-        raise TestSendError("That is not a valid phone number.") from exc
+        raise PortalTestSendError("That is not a valid phone number.") from exc
     existing = TestNumber.objects.filter(account=account, phone_e164=e164).first()
     if existing is None and TestNumber.objects.filter(account=account).count() >= MAX_TEST_NUMBERS:
-        raise TestSendError(f"An account can keep at most {MAX_TEST_NUMBERS} test numbers; remove one first.")
+        raise PortalTestSendError(f"An account can keep at most {MAX_TEST_NUMBERS} test numbers; remove one first.")
     _check_cap(account)
     if existing is None:
         try:
@@ -109,16 +107,16 @@ def test_number_add(
     return CodeSent(test_number=existing, outcome=outcome, code=code)
 
 
-def test_number_verify(*, test_number: TestNumber, code: str, actor: User) -> TestNumber:
+def portal_test_number_verify(*, test_number: TestNumber, code: str, actor: User) -> TestNumber:
     if test_number.is_verified:
         return test_number
     if not test_number.code_hash or test_number.code_expires_at is None or test_number.code_expires_at < now():
-        raise TestSendError("The code expired; send a new one.")
+        raise PortalTestSendError("The code expired; send a new one.")
     if test_number.code_attempts >= CODE_MAX_ATTEMPTS:
-        raise TestSendError("Too many wrong codes; send a new one.")
+        raise PortalTestSendError("Too many wrong codes; send a new one.")
     TestNumber.objects.filter(pk=test_number.pk).update(code_attempts=test_number.code_attempts + 1)
     if not constant_time_equals(_code_hash(test_number, code.strip()), test_number.code_hash):
-        raise TestSendError("That code is not right.")
+        raise PortalTestSendError("That code is not right.")
     TestNumber.objects.filter(pk=test_number.pk).update(verified_at=now(), code_hash="", code_expires_at=None)
     audit_record(
         account=test_number.account,
@@ -132,7 +130,7 @@ def test_number_verify(*, test_number: TestNumber, code: str, actor: User) -> Te
     return test_number
 
 
-def test_number_remove(*, test_number: TestNumber, actor: User) -> None:
+def portal_test_number_remove(*, test_number: TestNumber, actor: User) -> None:
     audit_record(
         account=test_number.account,
         action="test_number.removed",
@@ -144,7 +142,7 @@ def test_number_remove(*, test_number: TestNumber, actor: User) -> None:
     test_number.delete()
 
 
-def test_send(
+def portal_test_send(
     *,
     account: Account,
     instance: Instance,
@@ -158,7 +156,7 @@ def test_send(
     """One test message to a verified number, through the same guard as the API: ``text``, or ``template``
     (``{"name", "language", "variables"}``) as the API takes it."""
     if not test_number.is_verified:
-        raise TestSendError("Verify the number with its code first.")
+        raise PortalTestSendError("Verify the number with its code first.")
     _check_cap(account)
     return send_message(
         account=account,
