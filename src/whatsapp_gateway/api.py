@@ -125,7 +125,7 @@ def _database_unavailable(request: HttpRequest, exc: DatabaseError) -> HttpRespo
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("unhandled API error on %s %s", request.method, request.path)
-    return error_response(errors.GatewayError("An internal error occurred; it has been logged."))
+    return error_response(errors.InternalError())
 
 
 def _add_routers() -> None:

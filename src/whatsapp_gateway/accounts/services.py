@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import Account, AuditLog, Membership, Plan, Role, User
 from whatsapp_gateway.lib.client_ip import client_ip
+from whatsapp_gateway.lib.errors import PortalError
 
 DEFAULT_PLAN_CODE = "starter"
 
@@ -103,7 +104,7 @@ def account_update_settings(*, account: Account, request: HttpRequest, **fields:
     return account
 
 
-class MembershipError(ValueError):
+class MembershipError(PortalError):
     """A membership change the rules refuse (shown to the user as a form error)."""
 
 

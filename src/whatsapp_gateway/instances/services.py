@@ -30,6 +30,7 @@ from whatsapp_gateway.instances.signals import instance_resumed
 from whatsapp_gateway.lib import phone as phone_lib
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.crypto import keyed_hash
+from whatsapp_gateway.lib.errors import PortalError
 from whatsapp_gateway.providers.base import ConnectResult, ProviderError
 from whatsapp_gateway.providers.registry import (
     UnknownProvider,
@@ -47,12 +48,8 @@ OFFLINE_STATES = frozenset({S.DISCONNECTED, S.LOGGED_OUT, S.FAILED})
 STUCK_PAIRING_GRACE = dt.timedelta(seconds=60)
 
 
-class InstanceError(Exception):
+class InstanceError(PortalError):
     """A refused instance action; ``message`` is shown to the person who asked."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InstanceLimitReached(InstanceError):

@@ -1,4 +1,4 @@
-"""One exception hierarchy for every contract error code.
+"""One exception class for every contract error code, all under ``GatewayError``.
 
 Each subclass carries its ``code`` and HTTP ``status``; the API exception handler renders the contract envelope
 ``{"success": false, "error": code, "message": ..., "details": {...}}`` and any ``headers`` (Retry-After, ...).
@@ -51,6 +51,8 @@ class ErrorCode(StrEnum):
 
 
 class GatewayError(Exception):
+    """The base of every contract error: ``internal_error`` (500) unless a subclass names its own code."""
+
     code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
     status: ClassVar[int] = 500
     default_message: ClassVar[str] = "Something went wrong."
@@ -71,118 +73,217 @@ class GatewayError(Exception):
         return {"success": False, "error": str(self.code), "message": self.message, "details": self.details}
 
 
-def _error(name: str, code: ErrorCode, status: int, message: str) -> type[GatewayError]:
-    return type(name, (GatewayError,), {"code": code, "status": status, "default_message": message})
+class InternalError(GatewayError):
+    """An unexpected failure; the details are in the server log, never in the answer."""
+
+    default_message = "An internal error occurred; it has been logged."
 
 
-InvalidApiKey = _error("InvalidApiKey", ErrorCode.INVALID_API_KEY, 401, "Missing, malformed or unknown API key.")
-RevokedApiKey = _error("RevokedApiKey", ErrorCode.REVOKED_API_KEY, 401, "This API key has been revoked.")
-InvalidJson = _error("InvalidJson", ErrorCode.INVALID_JSON, 400, "The request body must be a JSON object.")
-UnsupportedMediaType = _error(
-    "UnsupportedMediaType", ErrorCode.UNSUPPORTED_MEDIA_TYPE, 415, "Send the body as application/json."
-)
-MethodNotAllowed = _error("MethodNotAllowed", ErrorCode.METHOD_NOT_ALLOWED, 405, "This method is not allowed here.")
-NotFound = _error("NotFound", ErrorCode.NOT_FOUND, 404, "No such resource.")
-PayloadTooLarge = _error("PayloadTooLarge", ErrorCode.PAYLOAD_TOO_LARGE, 413, "The request body is too large.")
-ValidationFailed = _error("ValidationFailed", ErrorCode.VALIDATION_ERROR, 422, "A field is missing or malformed.")
-MessagePurposeRequired = _error(
-    "MessagePurposeRequired", ErrorCode.MESSAGE_PURPOSE_REQUIRED, 422, "message_purpose is required."
-)
-MessagePurposeNotAllowed = _error(
-    "MessagePurposeNotAllowed",
-    ErrorCode.MESSAGE_PURPOSE_NOT_ALLOWED,
-    422,
-    "This message purpose is not allowed on the gateway.",
-)
-InvalidInstance = _error(
-    "InvalidInstance", ErrorCode.INVALID_INSTANCE, 404, "Unknown instance, or not visible to this API key."
-)
-ModuleNotEnabled = _error(
-    "ModuleNotEnabled", ErrorCode.MODULE_NOT_ENABLED, 403, "This module is not enabled for your account."
-)
-AccountPaused = _error("AccountPaused", ErrorCode.ACCOUNT_PAUSED, 403, "Sending is paused for this account.")
-InstanceNotConnected = _error(
-    "InstanceNotConnected",
-    ErrorCode.INSTANCE_NOT_CONNECTED,
-    409,
-    "The instance is not connected to WhatsApp.",
-)
-RecipientSuppressed = _error(
-    "RecipientSuppressed", ErrorCode.RECIPIENT_SUPPRESSED, 403, "The recipient is on your suppression list."
-)
-DailyLimitReached = _error(
-    "DailyLimitReached", ErrorCode.DAILY_LIMIT_REACHED, 429, "Your plan's daily message limit is reached."
-)
-MonthlyLimitReached = _error(
-    "MonthlyLimitReached",
-    ErrorCode.MONTHLY_LIMIT_REACHED,
-    429,
-    "Your plan's monthly message limit is reached.",
-)
-SendingThrottled = _error(
-    "SendingThrottled", ErrorCode.SENDING_THROTTLED, 429, "Too many messages too quickly; slow down."
-)
-PolicyViolation = _error(
-    "PolicyViolation",
-    ErrorCode.POLICY_VIOLATION,
-    403,
-    "The message was blocked by the responsible-messaging policy.",
-)
-IdempotencyKeyReused = _error(
-    "IdempotencyKeyReused",
-    ErrorCode.IDEMPOTENCY_KEY_REUSED,
-    422,
-    "This Idempotency-Key was already used with a different request body.",
-)
-IdempotencyInProgress = _error(
-    "IdempotencyInProgress",
-    ErrorCode.IDEMPOTENCY_IN_PROGRESS,
-    409,
-    "A request with this Idempotency-Key is still being processed.",
-)
-GatewaySendFailed = _error(
-    "GatewaySendFailed", ErrorCode.GATEWAY_SEND_FAILED, 502, "The messaging provider rejected the message."
-)
-SendingDisabled = _error(
-    "SendingDisabled",
-    ErrorCode.SENDING_DISABLED,
-    503,
-    "Outbound sending is temporarily disabled by the operator.",
-)
-AuthThrottled = _error(
-    "AuthThrottled",
-    ErrorCode.AUTH_THROTTLED,
-    429,
-    "Too many failed authentication attempts from this address; try again in a minute.",
-)
-InvalidCallback = _error("InvalidCallback", ErrorCode.INVALID_CALLBACK, 401, "Invalid provider callback.")
-Invalid3cxWebhook = _error("Invalid3cxWebhook", ErrorCode.INVALID_3CX_WEBHOOK, 401, "Invalid 3CX webhook request.")
-WebhookRateLimited = _error(
-    "WebhookRateLimited", ErrorCode.WEBHOOK_RATE_LIMITED, 429, "Too many webhook requests; slow down."
-)
-OutboundDisabled = _error(
-    "OutboundDisabled",
-    ErrorCode.OUTBOUND_DISABLED,
-    403,
-    "Outbound messages are disabled for this integration.",
-)
-CallEventsDisabled = _error(
-    "CallEventsDisabled",
-    ErrorCode.CALL_EVENTS_DISABLED,
-    403,
-    "Call events are disabled for this integration.",
-)
-MissingPhone = _error("MissingPhone", ErrorCode.MISSING_PHONE, 422, "A customer phone number is required.")
-MissingMessageText = _error("MissingMessageText", ErrorCode.MISSING_MESSAGE_TEXT, 422, "message_text is required.")
-ConversationWindowClosed = _error(
-    "ConversationWindowClosed",
-    ErrorCode.CONVERSATION_WINDOW_CLOSED,
-    409,
-    "The customer has not written to this number in the last 24 hours.",
-)
-ServiceUnavailable = _error(
-    "ServiceUnavailable",
-    ErrorCode.SERVICE_UNAVAILABLE,
-    503,
-    "The gateway is temporarily unavailable. Try again in a moment.",
-)
+class InvalidApiKey(GatewayError):
+    code = ErrorCode.INVALID_API_KEY
+    status = 401
+    default_message = "Missing, malformed or unknown API key."
+
+
+class RevokedApiKey(GatewayError):
+    code = ErrorCode.REVOKED_API_KEY
+    status = 401
+    default_message = "This API key has been revoked."
+
+
+class InvalidJson(GatewayError):
+    code = ErrorCode.INVALID_JSON
+    status = 400
+    default_message = "The request body must be a JSON object."
+
+
+class UnsupportedMediaType(GatewayError):
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    status = 415
+    default_message = "Send the body as application/json."
+
+
+class MethodNotAllowed(GatewayError):
+    code = ErrorCode.METHOD_NOT_ALLOWED
+    status = 405
+    default_message = "This method is not allowed here."
+
+
+class NotFound(GatewayError):
+    code = ErrorCode.NOT_FOUND
+    status = 404
+    default_message = "No such resource."
+
+
+class PayloadTooLarge(GatewayError):
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+    status = 413
+    default_message = "The request body is too large."
+
+
+class ValidationFailed(GatewayError):
+    code = ErrorCode.VALIDATION_ERROR
+    status = 422
+    default_message = "A field is missing or malformed."
+
+
+class MessagePurposeRequired(GatewayError):
+    code = ErrorCode.MESSAGE_PURPOSE_REQUIRED
+    status = 422
+    default_message = "message_purpose is required."
+
+
+class MessagePurposeNotAllowed(GatewayError):
+    code = ErrorCode.MESSAGE_PURPOSE_NOT_ALLOWED
+    status = 422
+    default_message = "This message purpose is not allowed on the gateway."
+
+
+class InvalidInstance(GatewayError):
+    code = ErrorCode.INVALID_INSTANCE
+    status = 404
+    default_message = "Unknown instance, or not visible to this API key."
+
+
+class ModuleNotEnabled(GatewayError):
+    code = ErrorCode.MODULE_NOT_ENABLED
+    status = 403
+    default_message = "This module is not enabled for your account."
+
+
+class AccountPaused(GatewayError):
+    code = ErrorCode.ACCOUNT_PAUSED
+    status = 403
+    default_message = "Sending is paused for this account."
+
+
+class InstanceNotConnected(GatewayError):
+    code = ErrorCode.INSTANCE_NOT_CONNECTED
+    status = 409
+    default_message = "The instance is not connected to WhatsApp."
+
+
+class RecipientSuppressed(GatewayError):
+    code = ErrorCode.RECIPIENT_SUPPRESSED
+    status = 403
+    default_message = "The recipient is on your suppression list."
+
+
+class DailyLimitReached(GatewayError):
+    code = ErrorCode.DAILY_LIMIT_REACHED
+    status = 429
+    default_message = "Your plan's daily message limit is reached."
+
+
+class MonthlyLimitReached(GatewayError):
+    code = ErrorCode.MONTHLY_LIMIT_REACHED
+    status = 429
+    default_message = "Your plan's monthly message limit is reached."
+
+
+class SendingThrottled(GatewayError):
+    code = ErrorCode.SENDING_THROTTLED
+    status = 429
+    default_message = "Too many messages too quickly; slow down."
+
+
+class PolicyViolation(GatewayError):
+    code = ErrorCode.POLICY_VIOLATION
+    status = 403
+    default_message = "The message was blocked by the responsible-messaging policy."
+
+
+class IdempotencyKeyReused(GatewayError):
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED
+    status = 422
+    default_message = "This Idempotency-Key was already used with a different request body."
+
+
+class IdempotencyInProgress(GatewayError):
+    code = ErrorCode.IDEMPOTENCY_IN_PROGRESS
+    status = 409
+    default_message = "A request with this Idempotency-Key is still being processed."
+
+
+class GatewaySendFailed(GatewayError):
+    code = ErrorCode.GATEWAY_SEND_FAILED
+    status = 502
+    default_message = "The messaging provider rejected the message."
+
+
+class SendingDisabled(GatewayError):
+    code = ErrorCode.SENDING_DISABLED
+    status = 503
+    default_message = "Outbound sending is temporarily disabled by the operator."
+
+
+class AuthThrottled(GatewayError):
+    code = ErrorCode.AUTH_THROTTLED
+    status = 429
+    default_message = "Too many failed authentication attempts from this address; try again in a minute."
+
+
+class InvalidCallback(GatewayError):
+    code = ErrorCode.INVALID_CALLBACK
+    status = 401
+    default_message = "Invalid provider callback."
+
+
+class Invalid3cxWebhook(GatewayError):
+    code = ErrorCode.INVALID_3CX_WEBHOOK
+    status = 401
+    default_message = "Invalid 3CX webhook request."
+
+
+class WebhookRateLimited(GatewayError):
+    code = ErrorCode.WEBHOOK_RATE_LIMITED
+    status = 429
+    default_message = "Too many webhook requests; slow down."
+
+
+class OutboundDisabled(GatewayError):
+    code = ErrorCode.OUTBOUND_DISABLED
+    status = 403
+    default_message = "Outbound messages are disabled for this integration."
+
+
+class CallEventsDisabled(GatewayError):
+    code = ErrorCode.CALL_EVENTS_DISABLED
+    status = 403
+    default_message = "Call events are disabled for this integration."
+
+
+class MissingPhone(GatewayError):
+    code = ErrorCode.MISSING_PHONE
+    status = 422
+    default_message = "A customer phone number is required."
+
+
+class MissingMessageText(GatewayError):
+    code = ErrorCode.MISSING_MESSAGE_TEXT
+    status = 422
+    default_message = "message_text is required."
+
+
+class ConversationWindowClosed(GatewayError):
+    code = ErrorCode.CONVERSATION_WINDOW_CLOSED
+    status = 409
+    default_message = "The customer has not written to this number in the last 24 hours."
+
+
+class ServiceUnavailable(GatewayError):
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    status = 503
+    default_message = "The gateway is temporarily unavailable. Try again in a moment."
+
+
+# --- Refusals shown in the portal -----------------------------------------------------------------------------------
+
+
+class PortalError(Exception):
+    """A refusal shown to the person who asked (a portal form, an admin action, the CLI), never an API answer:
+    ``message`` is the text they see."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -16,6 +16,7 @@ from django.db import transaction
 from whatsapp_gateway.accounts.models import Account, Membership, Role, User
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.lib.errors import PortalError
 from whatsapp_gateway.message_templates.models import (
     Template,
     TemplateCategory,
@@ -31,12 +32,8 @@ logger = logging.getLogger(__name__)
 REVIEWED_BODY_MAX_CHARS = 4096
 
 
-class TemplateError(Exception):
+class TemplateError(PortalError):
     """A template write that is not allowed; ``message`` is shown to the customer or operator."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def template_cache_invalidate(account_id: int) -> None:

@@ -17,6 +17,7 @@ from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.crypto import constant_time_equals, keyed_hash
+from whatsapp_gateway.lib.errors import PortalError
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, mask, normalize_e164
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.guard.usage import local_day_bounds
@@ -28,12 +29,8 @@ CODE_MAX_ATTEMPTS = 5
 MAX_TEST_NUMBERS = 5
 
 
-class PortalTestSendError(ValueError):
+class PortalTestSendError(PortalError):
     """A refusal shown to the person in the form (not a guard block)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

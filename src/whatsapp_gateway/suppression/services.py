@@ -12,6 +12,7 @@ from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.contacts.models import Contact
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.lib.errors import PortalError
 from whatsapp_gateway.lib.phone import mask
 from whatsapp_gateway.suppression.csv_import import ImportReport, build_report
 from whatsapp_gateway.suppression.models import Suppression, SuppressionReason, SuppressionSource
@@ -20,7 +21,7 @@ from whatsapp_gateway.suppression.selectors import suppression_find, suppression
 RESUBSCRIBE_NOTE = "Re-subscribed by replying {keyword}"
 
 
-class SuppressionError(ValueError):
+class SuppressionError(PortalError):
     """A change the rules refuse; the message is shown to the user."""
 
 

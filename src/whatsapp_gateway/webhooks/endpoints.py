@@ -16,6 +16,7 @@ from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import urlsafety
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.lib.errors import PortalError
 from whatsapp_gateway.lib.signing import secret_generate
 from whatsapp_gateway.webhooks.catalogue import EVENT_NAMES, iso8601
 from whatsapp_gateway.webhooks.models import (
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 
 
-class EndpointError(ValueError):
+class EndpointError(PortalError):
     """A change the rules refuse; the message is shown to the user."""
 
 

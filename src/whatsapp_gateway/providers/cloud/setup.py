@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from whatsapp_gateway.accounts.models import User
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.lib.errors import PortalError
 from whatsapp_gateway.providers.base import ProviderError
 from whatsapp_gateway.providers.config import instance_credentials
 from whatsapp_gateway.providers.registry import get_provider
@@ -22,10 +23,8 @@ from whatsapp_gateway.providers.registry import get_provider
 PHONE_NUMBER_ID = re.compile(r"^\d{5,25}$")
 
 
-class CloudSetupError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class CloudSetupError(PortalError):
+    pass
 
 
 def cloud_instance_configure(

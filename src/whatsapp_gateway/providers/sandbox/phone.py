@@ -30,6 +30,7 @@ import secrets
 from django.db import transaction
 
 from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.lib.errors import PortalError
 from whatsapp_gateway.providers.models import SandboxMessage, SandboxSession
 
 NAME = "sandbox"
@@ -51,12 +52,8 @@ _PAIRED_AREA_CODES = (415, 312, 646, 213, 617, 305, 206, 512)
 STATUS_STEPS = ("sent", "delivered", "read")
 
 
-class SandboxError(Exception):
+class SandboxError(PortalError):
     """A simulation that does not fit the simulated phone's state (e.g. scanning when no QR is shown)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def fake_phone_number(instance: Instance) -> str:

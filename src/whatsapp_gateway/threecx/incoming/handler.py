@@ -79,7 +79,7 @@ def webhook_handle(request: WebhookRequest) -> WebhookResponse:
     except Exception:
         logger.exception("3CX webhook failed for %s", request.integration_ref[:60])
         log.decision, log.code, log.reason = Decision.REJECTED, str(errors.ErrorCode.INTERNAL_ERROR), "internal error"
-        exc = errors.GatewayError("An internal error occurred; it has been logged.")
+        exc = errors.InternalError()
         response = WebhookResponse(status=500, body=exc.as_body())
     if not failed_auth:  # a failed authentication keeps its throttle slot
         auth_attempt_passed(attempt)
