@@ -57,6 +57,21 @@ def _setup(instances: int) -> tuple[list[str], str]:
     return [f"p-{i:04d}" for i in range(instances)], api_key_create(account=account, name="profile").full_key
 
 
+def round_trips(captured: list[dict]) -> list[list[str]]:
+    """The statements of each round trip. One captured entry is one round trip, and may hold several statements
+    (PostgreSQL's write turn sends its last ones in one query string). Django logs a COMMIT when it leaves the
+    transaction even when the session is already idle (the turn committed inside its last query string): psycopg
+    then sends nothing, so that entry is no round trip."""
+    trips: list[list[str]] = []
+    for query in captured:
+        sql = query["sql"]
+        statements = [part.strip() for part in sql.split(";") if part.strip()] if "; " in sql else [sql]
+        if sql == "COMMIT" and trips and "COMMIT" in trips[-1]:
+            continue
+        trips.append(statements)
+    return trips
+
+
 def _wrap(totals: dict, module, name: str, label: str) -> None:
     original = getattr(module, name)
 
@@ -107,18 +122,23 @@ def main(argv: list[str] | None = None) -> None:
         send(i)
     with CaptureQueriesContext(connection) as captured:
         send(10**6)
-    print(f"{connection.vendor}: {len(captured)} statements for one accepted send (incl. BEGIN/COMMIT)")
-    for query in captured.captured_queries:
-        print("  " + " ".join(query["sql"].split())[:110])
+    trips = round_trips(captured.captured_queries)
+    print(
+        f"{connection.vendor}: {len(trips)} round trips, {sum(len(t) for t in trips)} statements for one accepted send"
+        " (incl. BEGIN/COMMIT)"
+    )
+    for trip in trips:
+        print("  " + " ; ".join(" ".join(statement.split())[:110 // len(trip)] for statement in trip))
 
     totals: dict[str, float] = collections.defaultdict(float)
     _wrap(totals, auth, "api_key_authenticate", "auth: key + account + plan")
-    _wrap(totals, auth, "auth_failures_exceeded", "auth: failure throttle (cache)")
+    _wrap(totals, auth, "auth_attempt_start", "auth: failure throttle, take a slot")
+    _wrap(totals, auth, "auth_attempt_passed", "auth: failure throttle, give it back")
     _wrap(totals, api, "read_json_object", "body: size, content type, JSON")
-    _wrap(totals, services, "risk_assess", "risk score (text + 2 history reads)")
-    _wrap(totals, services, "_next_log_id", "locked: log number")
-    _wrap(totals, services, "usage_snapshot", "locked: every limit count")
-    _wrap(totals, services, "_message_create", "locked: message row (build + INSERT)")
+    _wrap(totals, services, "send_reads_load", "guard reads (one statement)")
+    _wrap(totals, services, "send_risk_assess", "risk score (text + history)")
+    _wrap(totals, services, "_lock_and_count", "locked: log number + every limit count")
+    _wrap(totals, services, "_message_create", "locked: message row (build + INSERT [+ COMMIT + flush])")
     _wrap(totals, services, "_usage_increment", "locked: daily counter upsert")
     _wrap(totals, queue, "lane_wake", "after commit: queue wake-up")
     timed_checks = []

@@ -77,7 +77,7 @@ def test_inside_an_outer_transaction_it_is_a_plain_atomic_block(owner_alice):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_postgresql_commits_asynchronously_then_waits_for_the_flush_outside_the_transaction(owner_alice):
+def test_postgresql_commits_asynchronously_then_waits_for_the_flush_in_one_round_trip(owner_alice):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
     account_id = owner_alice.account.pk
@@ -85,18 +85,43 @@ def test_postgresql_commits_asynchronously_then_waits_for_the_flush_outside_the_
     with CaptureQueriesContext(connection) as captured:
         with write_turn.write_turn():
             LogSequence.objects.filter(account_id=account_id).update(last_log_id=41)
-            with connection.cursor() as cursor:
-                cursor.execute("SHOW synchronous_commit")
-                inside = cursor.fetchone()[0]
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             after = cursor.fetchone()[0]
-    assert (inside, after) == ("off", "on"), "SET LOCAL must not outlive the transaction"
+    assert after == "on", "SET LOCAL must not outlive the transaction"
     sql = [q["sql"] for q in captured.captured_queries]
-    commit = next(i for i, s in enumerate(sql) if s.upper().startswith("COMMIT"))
-    barrier = next(i for i, s in enumerate(sql) if "txid_current" in s)
-    assert barrier > commit, sql
+    # the commit, made asynchronous just before it, and the synchronous one that waits for the flush after it
+    assert "SET LOCAL synchronous_commit TO OFF; COMMIT; SELECT pg_catalog.txid_current()" in sql, sql
     assert LogSequence.objects.get(account_id=account_id).last_log_id == 41
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_write_carries_the_commit_and_a_read_after_it(owner_alice):
+    """``WriteTurn.finish``: on PostgreSQL the last write, the commit, the flush wait and a read that must follow the
+    commit are one round trip; elsewhere the write runs alone and the read is left to the caller."""
+    account_id = owner_alice.account.pk
+    LogSequence.objects.get_or_create(account_id=account_id)
+    update = "UPDATE messaging_logsequence SET last_log_id = 42 WHERE account_id = %s RETURNING last_log_id"
+    read = "(SELECT last_log_id FROM messaging_logsequence WHERE account_id = %s)"
+    with CaptureQueriesContext(connection) as captured, write_turn.write_turn() as turn:
+        rows, after = turn.finish(update, [account_id], after_commit=read, after_params=[account_id])
+        if connection.vendor == "postgresql":
+            assert connection.connection.info.transaction_status.name == "IDLE"  # committed already
+    assert rows == [(42,)]
+    assert after == ((42,) if connection.vendor == "postgresql" else None)
+    assert LogSequence.objects.get(account_id=account_id).last_log_id == 42
+    if connection.vendor == "postgresql":
+        trips = [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+        assert len(trips) == 1 and trips[0].count("; ") == 3, trips
+
+
+@pytest.mark.django_db
+def test_inside_an_outer_transaction_finish_only_writes(owner_alice):
+    LogSequence.objects.get_or_create(account_id=owner_alice.account.pk)
+    with CaptureQueriesContext(connection) as captured, write_turn.write_turn() as turn:
+        _, after = turn.finish("UPDATE messaging_logsequence SET last_log_id = 5", [], after_commit="1")
+    assert after is None
+    assert not [q for q in captured.captured_queries if "COMMIT" in q["sql"] or "txid_current" in q["sql"]]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,6 +13,10 @@ time the work takes, not for the time the disk takes.
   with every other waiting request. The caller answers only after that, so an acknowledged write is as durable as
   with a synchronous commit. A reader may see the row a few milliseconds before it is on disk; everything that acts
   on it (the queue worker's claim) commits synchronously itself, which flushes our record first.
+  Each statement is a round trip, so the end of the turn is one: ``SET LOCAL synchronous_commit TO OFF; COMMIT;
+  SELECT pg_catalog.txid_current()`` in one query string (the simple query protocol runs them in order, and the
+  last one is its own synchronously committed transaction). With ``WriteTurn.finish`` the body's last write and a
+  read that must follow the commit travel in that same string.
 
 Inside an outer transaction none of this applies (that transaction's own commit decides), so it is a plain
 ``transaction.atomic()`` there.
@@ -24,7 +28,8 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -67,26 +72,74 @@ def wait_for_wal_flush() -> None:
     """Return once everything this session committed is on disk (PostgreSQL): a transaction that is given an id
     and commits synchronously flushes the WAL up to its own commit record, which lies after ours."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_catalog.txid_current()")
+        cursor.execute(_FLUSH_SQL)
+
+
+_FLUSH_SQL = "SELECT pg_catalog.txid_current()"
+
+
+class WriteTurn:
+    """What the body of ``write_turn`` may use to end the turn: ``finish`` runs its last write and, in an outermost
+    PostgreSQL turn, the commit and the durability wait in the same round trip. Nothing may run in the turn after
+    ``finish``."""
+
+    def __init__(self, *, batched: bool) -> None:
+        self.batched = batched  # an outermost PostgreSQL turn: the commit can travel with the last statement
+        self.committed = False
+
+    def finish(
+        self, sql: str | None, params: Sequence[Any] = (), *, after_commit: str = "", after_params: Sequence[Any] = ()
+    ) -> tuple[list[tuple], tuple | None]:
+        """Run ``sql`` (the turn's last statement, or None) and return its rows, and the row of ``after_commit`` (a
+        select list read once the turn has committed and is durable) — or None where the turn cannot commit here
+        (SQLite, inside an outer transaction): then the caller reads it after the commit itself."""
+        if not self.batched:
+            rows: list[tuple] = []
+            if sql is not None:
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall() if cursor.description else []
+            return rows, None
+        flush = f"{_FLUSH_SQL}, {after_commit}" if after_commit else _FLUSH_SQL
+        batch = f"SET LOCAL synchronous_commit TO OFF; COMMIT; {flush}"
+        with connection.cursor() as cursor:
+            if sql is None:
+                cursor.execute(batch, after_params)
+            else:
+                cursor.execute(f"{sql}; {batch}", [*params, *after_params])
+                rows = cursor.fetchall() if cursor.description else []
+                cursor.nextset()
+            cursor.nextset()  # past SET LOCAL
+            cursor.nextset()  # past COMMIT
+            after = cursor.fetchone()
+        self.committed = True
+        return (rows if sql is not None else []), (tuple(after[1:]) if after_commit else None)
+
+
+def _session_idle() -> bool:
+    """No statement has run in the turn yet (psycopg sends BEGIN with the first one)."""
+    return connection.connection is None or connection.connection.info.transaction_status.name == "IDLE"
 
 
 @contextlib.contextmanager
-def write_turn() -> Iterator[None]:
+def write_turn() -> Iterator[WriteTurn]:
     """``transaction.atomic()`` whose locks are held as briefly as the database allows (see the module doc)."""
     if connection.in_atomic_block:
         with transaction.atomic():
-            yield
+            yield WriteTurn(batched=False)
         return
     if connection.vendor == "sqlite":
         with _sqlite_turn(), transaction.atomic():
-            yield
+            yield WriteTurn(batched=False)
         return
     if connection.vendor != "postgresql":
         with transaction.atomic():
-            yield
+            yield WriteTurn(batched=False)
         return
+    turn = WriteTurn(batched=True)
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-    wait_for_wal_flush()
+        yield turn
+        if not turn.committed and not connection.needs_rollback and not _session_idle():
+            turn.finish(None)
+    # Django's commit finds the session idle and sends nothing; its on-commit callbacks run now, after the flush.
+    # A turn that did not finish here was rolled back, or committed synchronously by Django.

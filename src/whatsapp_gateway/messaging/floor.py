@@ -64,6 +64,6 @@ def floor_view(request: HttpRequest) -> JsonResponse:
     )
     sql = _insert_sql(connection.vendor)
     values = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in _FIELDS]
-    with write_turn(), connection.cursor() as cursor:
-        cursor.execute(sql, values)
+    with write_turn() as turn:
+        turn.finish(sql, values)  # the row carries the commit, as a send's log row does
     return JsonResponse({"success": True, "status": "written"})

@@ -50,14 +50,32 @@ _LANE_CREATE_WOKEN_SQL = (
 )
 
 
-def lane_wake(*, instance_id: int) -> None:
+_LANE_STATE_COLUMNS = (
+    f"EXISTS (SELECT 1 FROM {SendLane._meta.db_table} WHERE instance_id = %s), "  # noqa: S608 - model table
+    f"(SELECT in_flight_id FROM {SendLane._meta.db_table} WHERE instance_id = %s), "
+    f"(SELECT wakeup_at FROM {SendLane._meta.db_table} WHERE instance_id = %s)"
+)
+
+
+def lane_state_columns(instance_id: int) -> tuple[str, list[int]]:
+    """A select list of the lane's state for ``lane_wake(state=…)``, for a caller that reads it in the same round trip
+    as its commit (``WriteTurn.finish``). It must be read after the commit: a lane that releases its message
+    before then looks at the queue without our message, so we must see it idle and wake it."""
+    return _LANE_STATE_COLUMNS, [instance_id] * 3
+
+
+def lane_wake(*, instance_id: int, state: tuple | None = None) -> None:
     """Make sure a job will look at this instance's queue (called after commit, on every send). A lane with a
     message in flight or a wake-up already scheduled needs nothing: it looks at the queue after it releases / wakes.
     An idle lane records the wake-up (a conditional UPDATE of ``wakeup_at``) before the job is enqueued, so a burst
-    of sends enqueues one job, not one per message; the sweep re-wakes a lane whose job was lost."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LANE_STATE_SQL, [instance_id])
-        row = cursor.fetchone()
+    of sends enqueues one job, not one per message; the sweep re-wakes a lane whose job was lost. ``state`` is the
+    row of ``lane_state_columns`` when the caller read it after its commit (else it is read here)."""
+    if state is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_LANE_STATE_SQL, [instance_id])
+            row = cursor.fetchone()
+    else:
+        row = tuple(state[1:]) if state[0] else None
     if row is None:
         with connection.cursor() as cursor:
             cursor.execute(_LANE_CREATE_WOKEN_SQL, [instance_id, connection.ops.adapt_datetimefield_value(now())])

@@ -19,13 +19,13 @@ from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import errors, metrics
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, jid_to_e164, normalize_e164
-from whatsapp_gateway.lib.write_turn import write_turn
+from whatsapp_gateway.lib.write_turn import WriteTurn, write_turn
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.guard import checks as guard_checks
 from whatsapp_gateway.messaging.guard.checks import check_instance, phone_hash
 from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerprint
 from whatsapp_gateway.messaging.guard.reads import send_reads_load
-from whatsapp_gateway.messaging.guard.usage import usage_snapshot
+from whatsapp_gateway.messaging.guard.usage import usage_snapshot, usage_snapshot_from_row, usage_snapshot_query
 from whatsapp_gateway.messaging.idempotency import (
     idempotency_claim,
     idempotency_finish,
@@ -85,18 +85,49 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+_NEXT_LOG_ID_SQL = (
+    "UPDATE messaging_logsequence SET last_log_id = last_log_id + 1 WHERE account_id = %s RETURNING last_log_id"
+)
+
+
 def _next_log_id(account_id: int) -> int:
     """Increment the account's log counter and return it. The UPDATE takes the row lock (PostgreSQL) that
     serialises every send of the account until the transaction ends; SQLite's IMMEDIATE transaction already
     holds the database's write lock."""
-    sql = "UPDATE messaging_logsequence SET last_log_id = last_log_id + 1 WHERE account_id = %s RETURNING last_log_id"
     for _ in range(2):
         with connection.cursor() as cursor:
-            cursor.execute(sql, [account_id])
+            cursor.execute(_NEXT_LOG_ID_SQL, [account_id])
             row = cursor.fetchone()
         if row is not None:
             return int(row[0])
         LogSequence.objects.get_or_create(account_id=account_id)
+    raise RuntimeError("could not allocate a message log id")
+
+
+def _lock_and_count(ctx: GuardContext, *, count: bool) -> int:
+    """The account's next log number (``_next_log_id``, which takes the lock that serialises its sends) and, with
+    ``count``, every limit count read under that lock into ``ctx.usage``.
+
+    On PostgreSQL both statements travel in one query string, one round trip. They still run one after the other,
+    and under READ COMMITTED the count statement takes its snapshot when it starts, after the UPDATE was granted
+    the lock: it sees every send of the account committed before ours, exactly as a separate statement would."""
+    if not count:
+        return _next_log_id(ctx.account.pk)
+    if connection.vendor != "postgresql":
+        log_id = _next_log_id(ctx.account.pk)
+        ctx.usage = usage_snapshot(ctx)
+        return log_id
+    sql, params = usage_snapshot_query(ctx)
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(f"{_NEXT_LOG_ID_SQL}; {sql}", [ctx.account.pk, *params])
+            log_row = cursor.fetchone()
+            cursor.nextset()
+            usage_row = cursor.fetchone()
+        if log_row is not None:
+            ctx.usage = usage_snapshot_from_row(ctx, usage_row)
+            return int(log_row[0])
+        LogSequence.objects.get_or_create(account_id=ctx.account.pk)
     raise RuntimeError("could not allocate a message log id")
 
 
@@ -216,13 +247,19 @@ def _guard_and_record(
     elif ctx.instance is None and isinstance(ctx.raw_instance_ref, str) and ctx.raw_instance_ref.strip():
         # Blocked before the instance check: still file the log entry under the instance when it is visible.
         check_instance(ctx)
-    with write_turn():
-        log_id = _next_log_id(ctx.account.pk)
-        ctx.now = now()  # counts are taken under the lock, against this moment
+    # queue imports this module, so its functions are imported where they are used
+    from whatsapp_gateway.messaging.queue import lane_state_columns, lane_wake
+
+    with write_turn() as turn:
+        # The moment the counts are taken against: on SQLite the write turn already holds the database's lock; on
+        # PostgreSQL it is a moment before the account's row lock is granted, so the windows reach that much further
+        # back, which can only count more.
+        ctx.now = now()
+        log_id = _lock_and_count(ctx, count=block is None)
         if block is None:
-            ctx.usage = usage_snapshot(ctx)
             block = guard_checks.run(ctx, guard_checks.LOCKED_CHECKS)
-        message = _message_create(
+        wakes = block is None and not ctx.dry_run
+        message, lane_state = _message_create(
             ctx,
             log_id=log_id,
             block=block,
@@ -230,6 +267,9 @@ def _guard_and_record(
             client_ip=client_ip,
             key=idempotency_key,
             template_request=template_request,
+            # the row is the turn's last write unless an idempotency record follows: then it carries the commit
+            turn=turn if record is None else None,
+            after_commit=lane_state_columns(ctx.instance.pk) if wakes else None,
         )
         if block is None:
             outcome = SendOutcome(
@@ -244,10 +284,8 @@ def _guard_and_record(
             if not ctx.dry_run:
                 if connection.vendor != "postgresql":  # there the message INSERT counted it (_message_insert)
                     _usage_increment(account_id=ctx.account.pk, instance_id=ctx.instance.pk, day=ctx.usage.local_today)
-                from whatsapp_gateway.messaging.queue import lane_wake
-
                 instance_id = ctx.instance.pk
-                transaction.on_commit(lambda: lane_wake(instance_id=instance_id), robust=True)
+                transaction.on_commit(lambda: lane_wake(instance_id=instance_id, state=lane_state), robust=True)
             if record is not None:
                 idempotency_finish(
                     record, status=outcome.http_status, body=outcome.body, headers=outcome.headers, message=message
@@ -266,12 +304,21 @@ def _guard_and_record(
 _INSERT_SQL: dict[tuple[str, bool], str] = {}
 
 
-def _message_insert(message: Message, *, usage_day: dt.date | None = None) -> None:
+def _message_insert(
+    message: Message,
+    *,
+    usage_day: dt.date | None = None,
+    turn: WriteTurn | None = None,
+    after_commit: tuple[str, list] | None = None,
+) -> tuple | None:
     """``message.save()`` for a new row, without building the INSERT each time: on every send, inside the account's
     lock, the ORM's query compilation took about as long as the INSERT itself. Same values as ``save()`` (each
     field's ``pre_save`` and ``get_db_prep_save``); ``Message`` has no save signals. On PostgreSQL, with
     ``usage_day``, the same statement also counts the message in the instance's daily usage (a data-modifying
-    ``WITH``: one round trip instead of two); elsewhere the caller runs ``_usage_increment``."""
+    ``WITH``: one round trip instead of two); elsewhere the caller runs ``_usage_increment``.
+
+    With ``turn`` the row is the write turn's last write: it travels with the commit (``WriteTurn.finish``), and
+    so does the ``after_commit`` read, whose row is returned (None when it could not be read there)."""
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
     with_usage = usage_day is not None and connection.vendor == "postgresql"
     sql = _INSERT_SQL.get((connection.vendor, with_usage))
@@ -287,11 +334,18 @@ def _message_insert(message: Message, *, usage_day: dt.date | None = None) -> No
     values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
     if with_usage:
         values += [message.account_id, message.instance_id, usage_day.isoformat()]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        message.pk = cursor.fetchone()[0]
+    after = None
+    if turn is not None:
+        after_sql, after_params = after_commit or ("", [])
+        rows, after = turn.finish(sql, values, after_commit=after_sql, after_params=after_params)
+        message.pk = rows[0][0]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            message.pk = cursor.fetchone()[0]
     message._state.adding = False
     message._state.db = connection.alias
+    return after
 
 
 def _decision(ctx: GuardContext, block: errors.GatewayError | None) -> str:
@@ -303,8 +357,19 @@ def _decision(ctx: GuardContext, block: errors.GatewayError | None) -> str:
 
 
 def _message_create(
-    ctx: GuardContext, *, log_id: int, block, actor, client_ip, key, template_request: TemplateRequest | None = None
-) -> Message:
+    ctx: GuardContext,
+    *,
+    log_id: int,
+    block,
+    actor,
+    client_ip,
+    key,
+    template_request: TemplateRequest | None = None,
+    turn: WriteTurn | None = None,
+    after_commit: tuple[str, list] | None = None,
+) -> tuple[Message, tuple | None]:
+    """The log row (and a policy event when the guard held the message for review), and the ``after_commit`` row
+    when the INSERT carried the write turn's commit (``_message_insert``)."""
     decision = _decision(ctx, block)
     if block is not None:
         status = MessageStatus.BLOCKED
@@ -345,8 +410,14 @@ def _message_create(
         created_at=ctx.now,
         history=[_history_entry(status, ctx.now, note=str(block.code) if block is not None else "")],
     )
-    _message_insert(message, usage_day=ctx.usage.local_today if message.counted else None)
-    if decision != GuardDecision.ALLOW and ctx.risk_score >= policy.RISK_REVIEW_THRESHOLD and not ctx.dry_run:
+    review = decision != GuardDecision.ALLOW and ctx.risk_score >= policy.RISK_REVIEW_THRESHOLD and not ctx.dry_run
+    after = _message_insert(
+        message,
+        usage_day=ctx.usage.local_today if message.counted else None,
+        turn=None if review else turn,  # the policy event is written after it
+        after_commit=after_commit,
+    )
+    if review:
         PolicyEvent.objects.create(
             account=ctx.account,
             instance=instance,
@@ -356,7 +427,7 @@ def _message_create(
             reasons=list(ctx.reasons),
             created_at=ctx.now,
         )
-    return message
+    return message, after
 
 
 def message_log_rejection(

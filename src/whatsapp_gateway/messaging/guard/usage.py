@@ -1,4 +1,4 @@
-"""Counts the limit checks need, read in three queries while the account's log row is locked."""
+"""Counts the limit checks need, read in one statement while the account's log row is locked."""
 
 from __future__ import annotations
 
@@ -81,13 +81,13 @@ def _as_datetime(value) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def usage_snapshot(ctx: GuardContext) -> UsageSnapshot:
-    """Every count the locked checks need, in one statement (this runs while the account's row is locked, so it is
-    raw SQL: the ORM's query building would hold the lock several times longer)."""
+def usage_snapshot_query(ctx: GuardContext) -> tuple[str, list]:
+    """The statement and parameters of ``usage_snapshot``, for a caller that sends it together with the statement
+    that takes the account's lock (``usage_snapshot_from_row`` reads its row)."""
     from django.db import connection
 
     now = ctx.now
-    today, next_midnight, next_month = local_day_bounds(ctx.account, now)
+    today, _, _ = local_day_bounds(ctx.account, now)
     adapt = connection.ops.adapt_datetimefield_value
     hour, minute = adapt(now - dt.timedelta(hours=1)), adapt(now - dt.timedelta(minutes=1))
     day_ago, ten_ago = adapt(now - dt.timedelta(hours=24)), adapt(now - dt.timedelta(minutes=10))
@@ -104,9 +104,11 @@ def usage_snapshot(ctx: GuardContext) -> UsageSnapshot:
         *(account, phone, ten_ago) * 2,
         *(account, phone, dup_since, text) * 2,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_SNAPSHOT_SQL, params)
-        row = cursor.fetchone()
+    return _SNAPSHOT_SQL, params
+
+
+def usage_snapshot_from_row(ctx: GuardContext, row: tuple) -> UsageSnapshot:
+    today, next_midnight, next_month = local_day_bounds(ctx.account, ctx.now)
     (month, acct_day, inst_day, h, h_min, m, m_min, rd, rd_min, r10, r10_min, dup, dup_min) = row
     return UsageSnapshot(
         local_today=today,
@@ -121,3 +123,15 @@ def usage_snapshot(ctx: GuardContext) -> UsageSnapshot:
         recipient_day=Window(int(rd), _as_datetime(rd_min)),
         duplicate=Window(int(dup), _as_datetime(dup_min)),
     )
+
+
+def usage_snapshot(ctx: GuardContext) -> UsageSnapshot:
+    """Every count the locked checks need, in one statement (this runs while the account's row is locked, so it is
+    raw SQL: the ORM's query building would hold the lock several times longer)."""
+    from django.db import connection
+
+    sql, params = usage_snapshot_query(ctx)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return usage_snapshot_from_row(ctx, row)
