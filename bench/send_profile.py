@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         " (incl. BEGIN/COMMIT)"
     )
     for trip in trips:
-        print("  " + " ; ".join(" ".join(statement.split())[:110 // len(trip)] for statement in trip))
+        print("  " + " ; ".join(" ".join(statement.split())[: 110 // len(trip)] for statement in trip))
 
     totals: dict[str, float] = collections.defaultdict(float)
     _wrap(totals, auth, "api_key_authenticate", "auth: key + account + plan")
