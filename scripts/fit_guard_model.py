@@ -138,7 +138,9 @@ def main() -> int:
             train, test = folds != k, folds == k
             vocabulary = build_vocabulary([v for v, t in zip(vectors, train, strict=True) if t])
             clf = fit(matrix([v for v, t in zip(vectors, train, strict=True) if t], vocabulary), y[train], c)
-            oof[test] = clf.predict_proba(matrix([v for v, t in zip(vectors, test, strict=True) if t], vocabulary))[:, 1]
+            oof[test] = clf.predict_proba(matrix([v for v, t in zip(vectors, test, strict=True) if t], vocabulary))[
+                :, 1
+            ]
         block = threshold(oof[y == 0], MAX_LEGIT_BLOCKED)
         recall = float((oof[y == 1] >= block).mean())
         legit_pass = float((oof[y == 0] < block).mean())
@@ -165,11 +167,7 @@ def main() -> int:
     vocabulary = build_vocabulary(vectors)
     clf = fit(matrix(vectors, vocabulary), y, c)
     names = sorted(vocabulary, key=vocabulary.get)
-    weights = {
-        name: round(float(w), 4)
-        for name, w in zip(names, clf.coef, strict=True)
-        if abs(w) >= MIN_WEIGHT
-    }
+    weights = {name: round(float(w), 4) for name, w in zip(names, clf.coef, strict=True) if abs(w) >= MIN_WEIGHT}
     corpus_hash = hashlib.sha256("\n".join(sorted(r["text"] for r in rows)).encode("utf-8")).hexdigest()[:12]
     model = {
         "version": f"guard-{corpus_hash}-c{c:g}",
