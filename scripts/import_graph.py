@@ -253,9 +253,7 @@ def main() -> int:
             path = module.replace(".", "/")
             print(f"  {path}.py:{line}: {text}")
 
-    print(
-        "Summary: " + "; ".join(f"{title}: {len(groups)}" for title, groups in figures) + f"; deferred: {len(deferred)}"
-    )
+    print("Summary: " + "; ".join(f"{title}: {len(groups)}" for title, groups in figures) + f"; deferred: {len(deferred)}")
     return 0
 
 
