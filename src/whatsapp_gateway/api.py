@@ -13,6 +13,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from whatsapp_gateway import __version__
 from whatsapp_gateway.lib import errors
+from whatsapp_gateway.messaging.api import router as messaging_router
+from whatsapp_gateway.messaging.floor import router as floor_router
 
 logger = logging.getLogger(__name__)
 
@@ -129,12 +131,8 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _add_routers() -> None:
-    from whatsapp_gateway.messaging.api import router as messaging_router
-
     api.add_router("/", messaging_router)
     if settings.GATEWAY_BENCH_FLOOR:  # the benchmark's floor endpoint; never routed in production
-        from whatsapp_gateway.messaging.floor import router as floor_router
-
         api.add_router("/", floor_router)
 
 

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import transaction
 
+from whatsapp_gateway.accounts.models import Membership, Module, Plan, User
+from whatsapp_gateway.accounts.services import account_create
+
 DEMO_EMAIL = "demo@example.com"
 DEMO_ACCOUNT_NAME = "Demo Business"
 
@@ -18,9 +21,6 @@ DemoStep = Callable[[dict], None]
 
 def _account_step(result: dict) -> None:
     from allauth.account.models import EmailAddress
-
-    from whatsapp_gateway.accounts.models import Membership, Module, Plan, User
-    from whatsapp_gateway.accounts.services import account_create
 
     user = User.objects.filter(email=DEMO_EMAIL).first()
     created = user is None

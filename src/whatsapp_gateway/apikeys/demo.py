@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.apikeys.services import api_key_create
 
 
 def demo_api_key_step(result: dict) -> None:
-    from whatsapp_gateway.apikeys.services import api_key_create
-
     account = Account.objects.get(public_id=result["account_id"])
     created = api_key_create(account=account, name="Demo key (whatsapp-gateway demo)")
     result["api_key"] = created.full_key

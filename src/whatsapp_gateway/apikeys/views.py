@@ -12,14 +12,13 @@ from whatsapp_gateway.accounts.models import Role
 from whatsapp_gateway.apikeys.forms import ApiKeyCreateForm
 from whatsapp_gateway.apikeys.selectors import api_key_get_for_account, api_key_list
 from whatsapp_gateway.apikeys.services import api_key_create, api_key_revoke
+from whatsapp_gateway.instances.models import Instance
 
 
 def _example_instance(request: HttpRequest, created) -> str:
     """An instance name for the page's curl example: one the new key may use."""
     if created is None:
         return ""
-    from whatsapp_gateway.instances.models import Instance
-
     scope = created.api_key.instances.all() if created.api_key.instance_scoped else None
     pool = scope if scope is not None else Instance.objects.filter(account=request.account, deleted_at__isnull=True)
     first = pool.order_by("name").first()

@@ -32,7 +32,9 @@ from whatsapp_gateway.inbound.models import (
 )
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.lib.errors import GatewayError
 from whatsapp_gateway.lib.phone import jid_to_e164
+from whatsapp_gateway.messaging.services import message_record_from_phone, send_message
 from whatsapp_gateway.providers import base as events
 from whatsapp_gateway.suppression.services import suppression_opt_out, suppression_resubscribe
 from whatsapp_gateway.webhooks.outbox import event_emit
@@ -148,7 +150,7 @@ def _handle_keywords(*, row: InboundMessage, ids: list[str]) -> list[str]:
         row.keyword_action = KeywordAction.OPT_OUT
         row.keyword = match.keyword
         if outcome.created and account.send_opt_out_confirmation and row.sender_phone:
-            from whatsapp_gateway.inbound.tasks import optout_confirmation_task
+            from whatsapp_gateway.inbound.tasks import optout_confirmation_task  # the job module imports this one
 
             inbound_id, arabic = row.pk, match.is_arabic
             transaction.on_commit(lambda: optout_confirmation_task(inbound_id, arabic), robust=True)
@@ -195,9 +197,6 @@ def optout_confirmation_send(*, inbound: InboundMessage, arabic: bool = False) -
     and logged like every message. A block by another guard (e.g. the instance is disconnected) is logged, not
     retried: the opt-out itself is already recorded.
     """
-    from whatsapp_gateway.lib.errors import GatewayError
-    from whatsapp_gateway.messaging.services import send_message
-
     text = optout.confirmation_text(business_name=inbound.account.name, arabic=arabic)
     try:
         outcome = send_message(
@@ -240,8 +239,6 @@ def _record_from_phone(*, instance: Instance, event: events.InboundMessage) -> N
     if not to_phone:
         logger.info("message sent from the phone of %s to an unresolved id; not logged", instance.public_id)
         return
-    from whatsapp_gateway.messaging.services import message_record_from_phone
-
     message_record_from_phone(
         instance=instance,
         to_phone=to_phone,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
@@ -55,6 +55,12 @@ def ensure_text_search_index(connection: BaseDatabaseWrapper) -> None:
         _ensure_sqlite(connection)
     elif connection.vendor == "postgresql":
         _ensure_postgresql(connection)
+
+
+def ensure_after_migrate(sender, using: str = "default", **kwargs) -> None:
+    """``post_migrate`` receiver: re-create the SQLite trigram triggers if a later migration rebuilt the inbound
+    table."""
+    ensure_text_search_index(connections[using])
 
 
 def _ensure_sqlite(connection: BaseDatabaseWrapper) -> None:
@@ -106,8 +112,6 @@ def _sqlite_has_index(connection: BaseDatabaseWrapper) -> bool:
 def filter_text(rows: QuerySet, text: str) -> QuerySet:
     """``rows`` whose text contains ``text``, case-insensitively (``icontains`` semantics), using the index."""
     rows = rows.filter(text__icontains=text)
-    from django.db import connections
-
     connection = connections[rows.db]
     if connection.vendor != "sqlite" or len(text) < MIN_TRIGRAM_LENGTH or not _sqlite_has_index(connection):
         return rows  # PostgreSQL: the GIN index serves icontains itself

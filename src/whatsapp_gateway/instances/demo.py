@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.instances import services
 from whatsapp_gateway.instances.models import Instance, InstanceState
+from whatsapp_gateway.providers.sandbox import simulate
 
 DEMO_INSTANCE_NAME = "demo-support-line"
 
 
 def demo_instance_step(result: dict) -> None:
-    from whatsapp_gateway.accounts.models import Account
-    from whatsapp_gateway.instances import services
-    from whatsapp_gateway.providers.sandbox import simulate
-
     account = Account.objects.get(public_id=result["account_id"])
     instance = Instance.objects.filter(account=account, name=DEMO_INSTANCE_NAME, deleted_at__isnull=True).first()
     if instance is None:

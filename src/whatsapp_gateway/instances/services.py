@@ -38,6 +38,7 @@ from whatsapp_gateway.providers.registry import (
     default_provider_name,
     get_provider,
 )
+from whatsapp_gateway.webhooks.outbox import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -238,8 +239,6 @@ def instance_transition(
     Entering ``connected`` sets ``paired_at`` on the first pairing of a number (warm-up counts from it) and counts
     a reconnect otherwise. Returns the updated instance (the passed object is refreshed too).
     """
-    from whatsapp_gateway.webhooks.outbox import event_emit
-
     to_state = InstanceState(to_state).value
     reason = (reason or "")[:200]
     with transaction.atomic():

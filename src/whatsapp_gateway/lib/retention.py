@@ -19,6 +19,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from whatsapp_gateway.lib.clock import now
+
 logger = logging.getLogger(__name__)
 
 Purger = Callable[..., dict[str, int]]
@@ -52,8 +54,6 @@ def retention_run(*, at: dt.datetime | None = None) -> dict[str, dict[str, int]]
     A failing purger is logged and reported as ``{"error": 1}``; the others still run.
     """
     from django.conf import settings
-
-    from whatsapp_gateway.lib.clock import now
 
     cutoffs = retention_cutoffs(
         at=at or now(),

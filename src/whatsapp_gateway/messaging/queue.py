@@ -21,6 +21,7 @@ from whatsapp_gateway.lib import metrics
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import jid_to_e164
 from whatsapp_gateway.messaging import breaker, policy
+from whatsapp_gateway.messaging.idempotency import idempotency_prune
 from whatsapp_gateway.messaging.models import LanePause, Message, MessageStatus, SendLane, UnmatchedStatus
 from whatsapp_gateway.messaging.services import apply_unmatched_statuses, message_transition
 from whatsapp_gateway.operations.killswitch import sending_is_enabled
@@ -34,7 +35,7 @@ WAKEUP_LOST_AFTER = dt.timedelta(minutes=2)
 
 
 def _enqueue(instance_id: int, *, delay: float = 0) -> None:
-    from whatsapp_gateway.messaging import tasks
+    from whatsapp_gateway.messaging import tasks  # the job module imports this one
 
     if delay > 0:
         tasks.send_lane_run.schedule(args=(instance_id,), delay=delay)
@@ -447,8 +448,6 @@ def sweep() -> dict[str, int]:
         _enqueue(instance_id)
         counts["woken"] += 1
     # 5. Housekeeping: expired idempotency records and status callbacks that never matched a message.
-    from whatsapp_gateway.messaging.idempotency import idempotency_prune
-
     idempotency_prune(older_than=at - dt.timedelta(hours=policy.IDEMPOTENCY_TTL_HOURS))
     UnmatchedStatus.objects.filter(created_at__lt=at - dt.timedelta(days=1)).delete()
     return counts

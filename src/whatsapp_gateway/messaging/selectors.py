@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.apikeys.selectors import api_key_allows_instance
 from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
@@ -26,8 +27,6 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def message_get_for_api(*, api_key, public_id: str) -> Message:
     """The key's account's message; a scoped key sees only its instances' messages. Anything else: 404."""
-    from whatsapp_gateway.apikeys.selectors import api_key_allows_instance
-
     message = (
         Message.objects.select_related("instance", "template")
         .filter(account=api_key.account, public_id=public_id)

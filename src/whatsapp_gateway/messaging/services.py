@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from whatsapp_gateway.accounts.models import Account, User
+from whatsapp_gateway.contacts.models import Contact, Conversation
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import errors, metrics
 from whatsapp_gateway.lib.clock import now
@@ -45,6 +46,7 @@ from whatsapp_gateway.messaging.models import (
     UnmatchedStatus,
 )
 from whatsapp_gateway.messaging.template_send import TemplateRequest, send_checks, send_risk_assess
+from whatsapp_gateway.webhooks.outbox import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +250,7 @@ def _guard_and_record(
         # Blocked before the instance check: still file the log entry under the instance when it is visible.
         check_instance(ctx)
     # queue imports this module, so its functions are imported where they are used
-    from whatsapp_gateway.messaging.queue import lane_state_columns, lane_wake
+    from whatsapp_gateway.messaging.queue import lane_state_columns, lane_wake  # the queue imports this module
 
     with write_turn() as turn:
         # The moment the counts are taken against: on SQLite the write turn already holds the database's lock; on
@@ -490,8 +492,6 @@ def message_transition(
     """Move ``message`` (locked by the caller) to ``to_status``: timestamps, history, the matching webhook event
     and ``message.status_updated`` in the caller's transaction; a message reaching ``sent`` updates the
     conversation's outbound counters. No checks here: callers decide whether the move is allowed."""
-    from whatsapp_gateway.webhooks.outbox import event_emit
-
     at = at or now()
     previous = message.status
     message.status = to_status
@@ -524,8 +524,6 @@ def message_transition(
 
 def _conversation_touch_outbound(message: Message, *, at: dt.datetime) -> None:
     from django.db.models import Q
-
-    from whatsapp_gateway.contacts.models import Contact, Conversation
 
     contact, _ = Contact.objects.get_or_create(account_id=message.account_id, phone_e164=message.phone_e164)
     conversation, _ = Conversation.objects.get_or_create(

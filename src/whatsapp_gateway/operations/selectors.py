@@ -12,8 +12,10 @@ from django.db.models import Count, Q
 from whatsapp_gateway.accounts.models import Account, AuditLog
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.messaging.models import Message, MessageStatus, PolicyEvent
 from whatsapp_gateway.operations import collectors
 from whatsapp_gateway.operations.killswitch import operator_settings_get
+from whatsapp_gateway.webhooks.models import DeliveryState, DisabledReason, Endpoint
 
 
 def paused_accounts(limit: int = 50) -> list[Account]:
@@ -34,8 +36,6 @@ def operator_audit(limit: int = 10) -> list[AuditLog]:
 
 def blocked_sends_by_code(hours: int = 24) -> list[dict]:
     """Sends the guard refused in the last ``hours``, per error code, most frequent first."""
-    from whatsapp_gateway.messaging.models import Message, MessageStatus
-
     since = now() - dt.timedelta(hours=hours)
     return list(
         Message.objects.filter(status=MessageStatus.BLOCKED, created_at__gte=since)
@@ -46,16 +46,12 @@ def blocked_sends_by_code(hours: int = 24) -> list[dict]:
 
 
 def sends_accepted(hours: int = 24) -> int:
-    from whatsapp_gateway.messaging.models import Message, MessageStatus
-
     since = now() - dt.timedelta(hours=hours)
     return Message.objects.filter(created_at__gte=since, dry_run=False).exclude(status=MessageStatus.BLOCKED).count()
 
 
 def failing_endpoints(limit: int = 25) -> list:
     """Webhook endpoints failing now (a failure streak) or disabled by the gateway, with their pending backlog."""
-    from whatsapp_gateway.webhooks.models import DeliveryState, DisabledReason, Endpoint
-
     return list(
         Endpoint.objects.filter(
             Q(failing_since__isnull=False)
@@ -68,8 +64,6 @@ def failing_endpoints(limit: int = 25) -> list:
 
 
 def policy_events_recent(limit: int = 10) -> list:
-    from whatsapp_gateway.messaging.models import PolicyEvent
-
     return list(PolicyEvent.objects.select_related("account", "message").order_by("-created_at")[:limit])
 
 

@@ -7,8 +7,10 @@ import time
 
 from huey import signals as S
 
+from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import metrics
 from whatsapp_gateway.operations import logs
+from whatsapp_gateway.webhooks.models import Endpoint
 
 _started = threading.local()
 _connected = False
@@ -46,12 +48,8 @@ def _subject_fields(task) -> dict[str, str]:
         if pk is None:
             return {}
         if kind == "instance":
-            from whatsapp_gateway.instances.models import Instance
-
             row = Instance.objects.filter(pk=pk).values_list("account__public_id", "public_id").first()
             return {"account_id": row[0], "instance_id": row[1]} if row else {}
-        from whatsapp_gateway.webhooks.models import Endpoint
-
         row = (
             Endpoint.objects.filter(pk=pk).values_list("account__public_id", "instance__public_id", "public_id").first()
         )

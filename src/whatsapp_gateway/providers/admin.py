@@ -12,6 +12,7 @@ import zoneinfo
 from django import forms
 from django.contrib import admin, messages
 
+from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.providers import services
 from whatsapp_gateway.providers.config import OPTION_SETTINGS, SECRET_SETTINGS, stored_secrets
 from whatsapp_gateway.providers.models import CallbackRejection, ProviderCallback, ProviderConfig, SandboxMessage
@@ -191,8 +192,6 @@ class ProviderConfigAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
-        from whatsapp_gateway.accounts.services import audit_record
-
         audit_record(
             account=None,
             action="provider_config.updated" if change else "provider_config.created",

@@ -15,6 +15,8 @@ from typing import Any
 from django.conf import settings
 
 from whatsapp_gateway.providers.base import ProviderError
+from whatsapp_gateway.providers.models import ProviderConfig
+from whatsapp_gateway.providers.registry import get_provider
 
 # Per provider: the secrets and non-secret options it reads, each with its environment variable.
 SECRET_SETTINGS: dict[str, dict[str, str]] = {
@@ -78,8 +80,6 @@ def stored_secrets(config) -> dict[str, str]:
 
 def provider_settings(name: str) -> ProviderSettings:
     """Environment settings for provider ``name`` with the admin site's ``ProviderConfig`` applied on top."""
-    from whatsapp_gateway.providers.models import ProviderConfig
-
     base_url = getattr(settings, BASE_URL_SETTINGS[name], "") or ""
     secrets = {key: getattr(settings, env, "") or "" for key, env in SECRET_SETTINGS[name].items()}
     options: dict[str, Any] = {key: getattr(settings, env, "") or "" for key, env in OPTION_SETTINGS[name].items()}
@@ -114,6 +114,4 @@ def callback_url(instance, provider_name: str) -> str:
             permanent=True,
             code="missing_callback_token",
         )
-    from whatsapp_gateway.providers.registry import get_provider
-
     return get_provider(provider_name).callback_url(instance)

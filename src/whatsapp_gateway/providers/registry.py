@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from whatsapp_gateway.providers.base import Provider
+from whatsapp_gateway.providers.models import ProviderConfig
 
 PROVIDERS: dict[str, str] = {
     "sandbox": "whatsapp_gateway.providers.sandbox.adapter.SandboxProvider",
@@ -49,8 +50,6 @@ def available_provider_names() -> list[str]:
 def allowed_provider_names() -> list[str]:
     """Providers a customer may pick for a new instance, default first: allowed by ``GATEWAY_PROVIDERS_ALLOWED``
     and not disabled in the admin site's provider configuration."""
-    from whatsapp_gateway.providers.models import ProviderConfig
-
     default = default_provider_name()
     disabled = set(ProviderConfig.objects.filter(enabled=False).values_list("provider", flat=True))
     listed = dict.fromkeys(

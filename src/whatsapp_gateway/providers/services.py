@@ -181,7 +181,7 @@ def callback_receive(
 
 
 def _enqueue(callback_pk: int) -> None:
-    from whatsapp_gateway.providers.tasks import callback_process_task
+    from whatsapp_gateway.providers.tasks import callback_process_task  # the job module imports this one
 
     callback_process_task(callback_pk)
 

@@ -6,7 +6,9 @@ from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.providers import services
+from whatsapp_gateway.providers.reconcile import instances_due_for_history_reconcile, provider_history_reconcile
 from whatsapp_gateway.providers.sandbox import server as sandbox_server
 
 
@@ -46,17 +48,12 @@ def sandbox_due_task() -> None:
 
 @db_periodic_task(crontab(minute=f"*/{settings.GATEWAY_RECONCILE_INTERVAL_MINUTES}"))
 def provider_history_reconcile_periodic() -> None:
-    from whatsapp_gateway.providers.reconcile import instances_due_for_history_reconcile
-
     for instance_pk in instances_due_for_history_reconcile():
         provider_history_reconcile_task(instance_pk)
 
 
 @db_task()
 def provider_history_reconcile_task(instance_pk: int) -> None:
-    from whatsapp_gateway.instances.models import Instance
-    from whatsapp_gateway.providers.reconcile import provider_history_reconcile
-
     instance = Instance.objects.select_related("account").filter(pk=instance_pk).first()
     if instance is not None:
         provider_history_reconcile(instance=instance)

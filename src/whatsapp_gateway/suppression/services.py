@@ -17,6 +17,7 @@ from whatsapp_gateway.lib.phone import mask
 from whatsapp_gateway.suppression.csv_import import ImportReport, build_report
 from whatsapp_gateway.suppression.models import Suppression, SuppressionReason, SuppressionSource
 from whatsapp_gateway.suppression.selectors import suppression_find, suppressions_matching
+from whatsapp_gateway.webhooks.outbox import event_emit
 
 RESUBSCRIBE_NOTE = "Re-subscribed by replying {keyword}"
 
@@ -136,8 +137,6 @@ def suppression_opt_out(
     suppressed (by number or by any WhatsApp id of the same contact) gets no second row and no second event.
     ``wa_ids`` are the sender's WhatsApp ids; when ``phone_e164`` is unknown the row is keyed by the ``…@lid`` id.
     """
-    from whatsapp_gateway.webhooks.outbox import event_emit
-
     wa_ids = [w for w in wa_ids if w]
     existing = suppressions_matching(account=account, phone_e164=phone_e164, aliases=wa_ids).first()
     if existing is not None:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from whatsapp_gateway.webhooks.catalogue import COMMON_FIELDS, TEST_EVENT, events_by_group
+from whatsapp_gateway.webhooks.worker import RETRY_SCHEDULE
 
 PYTHON_SAMPLE = '''\
 # pip install standardwebhooks
@@ -144,8 +145,6 @@ def _duration(seconds: int) -> str:
 
 
 def retry_rows() -> list[dict[str, Any]]:
-    from whatsapp_gateway.webhooks.worker import RETRY_SCHEDULE
-
     rows = [{"attempt": 1, "delay": "immediately", "elapsed": "0 s"}]
     elapsed = 0
     for number, delay in enumerate(RETRY_SCHEDULE, start=2):

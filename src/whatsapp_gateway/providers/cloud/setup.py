@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from whatsapp_gateway.accounts.models import User
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.instances.services import instance_reconcile
 from whatsapp_gateway.lib.errors import PortalError
 from whatsapp_gateway.providers.base import ProviderError
 from whatsapp_gateway.providers.config import instance_credentials
@@ -43,8 +44,6 @@ def cloud_instance_configure(
     one transaction with an audit entry (never the secrets), and finally reconciles the connection state.
     Blank ``access_token`` / ``app_secret`` keep the instance's current ones (or the operator's).
     """
-    from whatsapp_gateway.instances.services import instance_reconcile
-
     if instance.provider != "cloud" or instance.deleted_at is not None:
         raise CloudSetupError("Only a live Cloud API instance can be configured this way.")
     phone_number_id = phone_number_id.strip()

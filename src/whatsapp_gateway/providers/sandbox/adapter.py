@@ -41,7 +41,7 @@ from whatsapp_gateway.providers.sandbox.phone import (
     new_pairing_code,
     new_qr_payload,
     phone_session,
-    schedule,
+    schedule_qr_rotate,
     sign,
 )
 from whatsapp_gateway.providers.sandbox.server import schedule_next_status
@@ -69,8 +69,6 @@ class SandboxProvider(Provider):
         return CreateResult(provider_ref=f"sandbox-{instance.public_id}")
 
     def connect(self, instance: Instance, *, phone_number: str | None = None) -> ConnectResult:
-        from whatsapp_gateway.providers.tasks import sandbox_qr_rotate_task
-
         with transaction.atomic():
             session = phone_session(instance, lock=True)
             if session.status == SandboxSessionStatus.OPEN:
@@ -83,7 +81,7 @@ class SandboxProvider(Provider):
             session.pairing_phone = phone_number or ""
             session.pairing_code = new_pairing_code() if phone_number else ""
             session.save()
-            schedule(sandbox_qr_rotate_task, (instance.pk, 1), lifetime)
+            schedule_qr_rotate(instance_pk=instance.pk, seq=1, delay=lifetime)
         return ConnectResult(
             state=InstanceState.PAIRING,
             qr_payload=session.qr_payload,

@@ -86,7 +86,23 @@ def phone_session(instance: Instance, *, lock: bool = False) -> SandboxSession:
     return session
 
 
-def schedule(task, args: tuple, delay: float) -> None:
+def _jobs():
+    from whatsapp_gateway.providers import tasks  # the job module imports the sandbox, which imports this module
+
+    return tasks
+
+
+def schedule_qr_rotate(*, instance_pk: int, seq: int, delay: float) -> None:
+    """The next QR code of a pairing attempt, ``delay`` seconds after the current transaction commits."""
+    _schedule(_jobs().sandbox_qr_rotate_task, (instance_pk, seq), delay)
+
+
+def schedule_status_advance(*, message_pk: int, from_status: str, delay: float) -> None:
+    """A sandbox message's next status step, ``delay`` seconds after the current transaction commits."""
+    _schedule(_jobs().sandbox_status_advance_task, (message_pk, from_status), delay)
+
+
+def _schedule(task, args: tuple, delay: float) -> None:
     """Enqueue a sandbox timer after the current transaction commits (immediately when ``delay`` is 0)."""
 
     def enqueue() -> None:

@@ -21,9 +21,11 @@ from whatsapp_gateway.providers.sandbox.phone import (
     TIMESTAMP_HEADER,
     new_qr_payload,
     phone_session,
-    schedule,
+    schedule_qr_rotate,
+    schedule_status_advance,
     sign,
 )
+from whatsapp_gateway.providers.services import callback_receive
 
 
 def callback_body(event_type: str, data: dict[str, Any], *, event_id: str | None = None) -> bytes:
@@ -50,8 +52,6 @@ def signed_headers(instance: Instance, body: bytes, *, timestamp: int | None = N
 
 def post_callback(*, instance: Instance, event_type: str, data: dict[str, Any], process_now: bool = False):
     """Sign a sandbox callback and feed it through ``callback_receive`` (the route's own entry point)."""
-    from whatsapp_gateway.providers.services import callback_receive
-
     body = callback_body(event_type, data)
     return callback_receive(
         provider_name=NAME,
@@ -68,15 +68,13 @@ def _status_delay(message: SandboxMessage, step: int) -> float:
 
 
 def schedule_next_status(message: SandboxMessage) -> None:
-    from whatsapp_gateway.providers.tasks import sandbox_status_advance_task
-
     step = STATUS_STEPS.index(message.status) + 1 if message.status in STATUS_STEPS else 0
     if step >= len(STATUS_STEPS):
         SandboxMessage.objects.filter(pk=message.pk).update(next_status_at=None)
         return
     delay = _status_delay(message, step)
     SandboxMessage.objects.filter(pk=message.pk).update(next_status_at=now() + dt.timedelta(seconds=delay))
-    schedule(sandbox_status_advance_task, (message.pk, message.status), delay)
+    schedule_status_advance(message_pk=message.pk, from_status=message.status, delay=delay)
 
 
 def status_advance(*, message_pk: int, from_status: str) -> str | None:
@@ -104,8 +102,6 @@ def status_advance(*, message_pk: int, from_status: str) -> str | None:
 def qr_rotate(*, instance_pk: int, seq: int) -> bool:
     """Issue the next QR code of a pairing attempt (every ``GATEWAY_SANDBOX_QR_SECONDS``), or give up after
     ``GATEWAY_SANDBOX_QR_LIMIT`` codes (the instance becomes disconnected). No-op if pairing moved on."""
-    from whatsapp_gateway.providers.tasks import sandbox_qr_rotate_task
-
     instance = Instance.objects.select_related("account").filter(pk=instance_pk, deleted_at__isnull=True).first()
     if instance is None:
         return False
@@ -139,7 +135,7 @@ def qr_rotate(*, instance_pk: int, seq: int) -> bool:
                 "expires_at": session.qr_expires_at.isoformat(),
             },
         )
-        schedule(sandbox_qr_rotate_task, (instance.pk, seq + 1), lifetime)
+        schedule_qr_rotate(instance_pk=instance.pk, seq=seq + 1, delay=lifetime)
     return True
 
 
