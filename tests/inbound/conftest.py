@@ -35,5 +35,6 @@ def sent_confirmations(monkeypatch, messaging_services):
         calls.append(kwargs)
         return Outcome(len(calls))
 
-    monkeypatch.setattr(messaging_services, "send_message", fake_send)
+    # Patched where the opt-out confirmation looks it up.
+    monkeypatch.setattr(importlib.import_module("whatsapp_gateway.inbound.services"), "send_message", fake_send)
     return calls
