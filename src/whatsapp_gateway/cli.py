@@ -24,7 +24,10 @@ import subprocess
 import sys
 import time
 
+from whatsapp_gateway.lib.metrics_files import prune_dead_process_files
 from whatsapp_gateway.messaging.guard.cli import add_parser as add_guard_parser
+from whatsapp_gateway.threecx.pbx_simulator import add_parser as add_pbx_simulator_parser
+from whatsapp_gateway.webhooks.listen import add_parser as add_listen_parser
 
 
 def _setup_django() -> None:
@@ -32,6 +35,14 @@ def _setup_django() -> None:
     import django
 
     django.setup()
+
+
+def _commands():
+    """The commands that use the database, once Django is set up."""
+    _setup_django()
+    from whatsapp_gateway import commands  # importable only after django.setup(): it imports models
+
+    return commands
 
 
 def _manage(*args: str) -> None:
@@ -95,10 +106,7 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    _setup_django()
-    from whatsapp_gateway.demo import demo_setup
-
-    result = demo_setup()
+    result = _commands().demo()
     if args.json:
         print(json.dumps(result))
         return
@@ -190,65 +198,7 @@ SIMULATE_ACTIONS = [
 
 def cmd_simulate(args: argparse.Namespace) -> None:
     """Run one sandbox simulation through the provider callback route and print what happened."""
-    _setup_django()
-    from whatsapp_gateway.instances.selectors import instance_find_for_operator
-    from whatsapp_gateway.lib.phone import mask
-    from whatsapp_gateway.providers.sandbox import simulate
-    from whatsapp_gateway.providers.sandbox.phone import DEFAULT_CONTACT_NAME, SandboxError
-
-    try:
-        instance = instance_find_for_operator(ref=args.instance, account_ref=args.account)
-    except LookupError as exc:
-        sys.exit(f"error: {exc}")
-    action = args.action
-    try:
-        if action == "scan":
-            receipt = simulate.scan(instance=instance)
-        elif action in ("inbound", "stop"):
-            if action == "stop":
-                receipt = simulate.stop(instance=instance, from_phone=args.from_phone)
-            else:
-                receipt = simulate.inbound(
-                    instance=instance,
-                    from_phone=args.from_phone,
-                    text=args.text or "Hello!",
-                    from_name=args.name or DEFAULT_CONTACT_NAME,
-                )
-        elif action in ("call", "missed-call"):
-            receipt = simulate.call(
-                instance=instance, from_phone=args.from_phone, is_video=args.video, missed=action == "missed-call"
-            )
-        elif action == "group-message":
-            receipt = simulate.group_message(
-                instance=instance,
-                from_phone=args.from_phone,
-                text=args.text or "Hello team!",
-                group_name=args.group,
-                from_name=args.name or DEFAULT_CONTACT_NAME,
-            )
-        elif action == "group-update":
-            receipt = simulate.group_update(
-                instance=instance, action=args.group_action, participant=args.participant, group_name=args.group
-            )
-        elif action == "conversation-update":
-            receipt = simulate.conversation_update(
-                instance=instance, phone=args.phone, unread_count=args.unread, archived=args.archived
-            )
-        elif action == "reconnect":
-            receipt = simulate.reconnect(instance=instance)
-        else:
-            receipt = simulate.disconnect(instance=instance)
-    except SandboxError as exc:
-        sys.exit(f"error: {exc.message}")
-    instance.refresh_from_db()
-    number = f", number {mask(instance.phone_number)}" if instance.phone_number else ""
-    status = "accepted" if receipt.status == 200 else f"refused ({receipt.status})"
-    print(
-        f"simulated {action} on {instance.name} ({instance.public_id}): callback {status}; "
-        f"instance is {instance.state}{number}. No real WhatsApp message was involved."
-    )
-    if receipt.status != 200:
-        sys.exit(1)
+    _commands().simulate(args)
 
 
 def add_simulate_parser(sub) -> None:
@@ -277,32 +227,17 @@ def add_simulate_parser(sub) -> None:
 
 # --- Operations: key rotation, metrics files (operations app) -----------------------------------------------------
 def cmd_rotate_keys(args: argparse.Namespace) -> None:
-    _setup_django()
-    from whatsapp_gateway.operations.services import encryption_keys_rotate
-
-    report = encryption_keys_rotate()
-    print(f"Re-encrypted {report.values} values in {report.rows} rows with the first key ({len(report.fields)} fields:")
-    for name in report.fields:
-        print(f"  {name}")
-    print(")  The other keys in GATEWAY_ENCRYPTION_KEYS can now be removed.")
+    _commands().rotate_keys()
 
 
 def cmd_ready(args: argparse.Namespace) -> None:
     """Exit 0 when the database and the job broker answer (the worker's health check; /readyz for the web)."""
-    _setup_django()
-    from whatsapp_gateway.pages.views import _check_database, _check_queue
-
-    db_ok, db_detail = _check_database()
-    queue_ok, queue_detail = _check_queue()
-    print(json.dumps({"database": db_detail, "queue": queue_detail}))
-    sys.exit(0 if db_ok and queue_ok else 1)
+    _commands().ready()
 
 
 def _prune_metrics() -> None:
     """Drop the metric files of processes that no longer run, before this process starts writing its own."""
     _setup_django()
-    from whatsapp_gateway.lib.metrics import prune_dead_process_files
-
     prune_dead_process_files()
 
 
@@ -310,23 +245,17 @@ def _serve_worker_metrics() -> None:
     """With WORKER_METRICS_PORT set, serve this host's process metrics (e.g. one worker container) on that port."""
     port = os.environ.get("WORKER_METRICS_PORT")
     if port:
-        from whatsapp_gateway.operations.metrics import serve_process_metrics
-
-        serve_process_metrics(host=os.environ.get("WORKER_METRICS_HOST", "0.0.0.0"), port=int(port))  # noqa: S104
+        _commands().serve_worker_metrics(host=os.environ.get("WORKER_METRICS_HOST", "0.0.0.0"), port=int(port))  # noqa: S104
 
 
 # --- Webhooks: a local receiver that prints and verifies deliveries (webhooks app) ----------------------------------
 def add_webhook_listen_parser(sub) -> None:
-    from whatsapp_gateway.webhooks.listen import add_parser
-
-    add_parser(sub)
+    add_listen_parser(sub)
 
 
 # --- 3CX: a fake 3CX for trying the integration locally (threecx app) ---------------------------------------------
 def add_fake_3cx_parser(sub) -> None:
-    from whatsapp_gateway.threecx.pbx_simulator import add_parser
-
-    add_parser(sub)
+    add_pbx_simulator_parser(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from whatsapp_gateway.lib import metrics
+from whatsapp_gateway.lib import metrics, metrics_files
 from whatsapp_gateway.operations.services import sending_set_enabled
 
 
@@ -87,5 +87,5 @@ def test_metric_files_of_dead_processes_are_pruned(tmp_path):
     import os
 
     (tmp_path / f"counter_{os.getpid()}.db").write_bytes(b"")
-    assert metrics.prune_dead_process_files(tmp_path) == 1
+    assert metrics_files.prune_dead_process_files(tmp_path) == 1
     assert [p.name for p in tmp_path.iterdir()] == [f"counter_{os.getpid()}.db"]

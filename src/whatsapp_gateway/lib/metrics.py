@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from prometheus_client import Counter, Histogram
 
@@ -161,40 +159,3 @@ def job_recorded(*, task: str, outcome: str, seconds: float | None) -> None:
     JOBS.labels(task=task, outcome=outcome).inc()
     if seconds is not None:
         JOB_DURATION.labels(task=task).observe(seconds)
-
-
-def multiprocess_dir() -> Path | None:
-    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    return Path(value) if value else None
-
-
-def prune_dead_process_files(directory: Path | None = None) -> int:
-    """Remove multiprocess files of processes that no longer run (call when a web or worker process starts).
-
-    Counters of dead processes would otherwise accumulate forever; Prometheus treats the drop as a counter reset.
-    """
-    directory = directory or multiprocess_dir()
-    if directory is None or not directory.is_dir():
-        return 0
-    removed = 0
-    for path in directory.glob("*.db"):
-        try:
-            pid = int(path.stem.rsplit("_", 1)[-1])
-        except ValueError:
-            continue
-        if pid == os.getpid() or _pid_alive(pid):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed += 1
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

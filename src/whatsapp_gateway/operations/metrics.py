@@ -13,7 +13,8 @@ from prometheus_client import multiprocess as _multiprocess
 
 from whatsapp_gateway.lib.client_ip import client_ip
 from whatsapp_gateway.lib.crypto import constant_time_equals
-from whatsapp_gateway.lib.metrics import EVENT_METRICS, multiprocess_dir
+from whatsapp_gateway.lib.metrics import EVENT_METRICS
+from whatsapp_gateway.lib.metrics_files import multiprocess_dir
 from whatsapp_gateway.operations.collectors import DatabaseCollector
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from whatsapp_gateway.accounts.models import Module
-from whatsapp_gateway.threecx.models import InboundFormat, Integration
+from whatsapp_gateway.inbound.models import InboundMessage
+from whatsapp_gateway.inbound.services import inbound_forwarding_update
+from whatsapp_gateway.lib.crypto import keyed_hash
+from whatsapp_gateway.lib.phone import mask
+from whatsapp_gateway.threecx.incoming.request import PHONE_HASH_PURPOSE
+from whatsapp_gateway.threecx.models import Decision, Direction, InboundFormat, Integration, IntegrationEvent
+from whatsapp_gateway.threecx.selectors import integrations_with_forwarding
+from whatsapp_gateway.webhooks.catalogue import TEST_EVENT
+from whatsapp_gateway.webhooks.delivery import OutgoingRequest, canonical_json
+from whatsapp_gateway.webhooks.models import Delivery, DeliveryState
+from whatsapp_gateway.webhooks.resend import endpoint_send_test_event
 
 
 def _iso_ms(value: dt.datetime) -> str:
@@ -145,9 +155,6 @@ def build_threecx_request(endpoint, event, delivery, timestamp: int):
     Ids are stable across retries (``data.id`` = the gateway event id, ``payload.id`` = the inbound message id) so
     3CX can deduplicate; the DID is resolved at send time from the current mapping.
     """
-    from whatsapp_gateway.webhooks.catalogue import TEST_EVENT
-    from whatsapp_gateway.webhooks.delivery import OutgoingRequest, canonical_json
-
     integration = integration_for_endpoint(endpoint)
     payload = event.payload or {}
     if event.event_type == TEST_EVENT:
@@ -201,8 +208,6 @@ def threecx_accepts(endpoint, event) -> bool:
     integration = integration_for_endpoint(endpoint)
     if integration is None:
         return False
-    from whatsapp_gateway.inbound.models import InboundMessage
-
     payload = event.payload or {}
     inbound = (
         InboundMessage.objects.filter(public_id=str(payload.get("message_id") or ""))
@@ -230,12 +235,6 @@ def threecx_forward_inbound(inbound, *, is_opt_out: bool) -> str | None:
     (``threecx_accepts`` makes the same decision). Returns ``pending`` / ``skipped`` for the inbound log, or
     ``None`` when no integration serves the instance.
     """
-    from whatsapp_gateway.lib.crypto import keyed_hash
-    from whatsapp_gateway.lib.phone import mask
-    from whatsapp_gateway.threecx.incoming.request import PHONE_HASH_PURPOSE
-    from whatsapp_gateway.threecx.models import Decision, Direction, IntegrationEvent
-    from whatsapp_gateway.threecx.selectors import integrations_with_forwarding
-
     if inbound.is_group:
         return None
     statuses: list[str] = []
@@ -281,9 +280,6 @@ def threecx_forward_inbound(inbound, *, is_opt_out: bool) -> str | None:
 def threecx_deliveries_sync(*, integration: Integration | None = None, limit: int = 500) -> int:
     """Copy finished delivery outcomes into the event log (``delivered`` / ``failed``) and the inbound message's
     forwarding status. Runs every minute and when someone opens the event log. Returns how many rows changed."""
-    from whatsapp_gateway.threecx.models import Decision, Direction, IntegrationEvent
-    from whatsapp_gateway.webhooks.models import Delivery, DeliveryState
-
     rows = IntegrationEvent.objects.filter(direction=Direction.TO_3CX, decision=Decision.PENDING).select_related(
         "integration"
     )
@@ -322,9 +318,6 @@ def threecx_deliveries_sync(*, integration: Integration | None = None, limit: in
 
 
 def _inbound_forwarding_update(message_id: str, status: str, detail: str) -> None:
-    from whatsapp_gateway.inbound.models import InboundMessage
-    from whatsapp_gateway.inbound.services import inbound_forwarding_update
-
     inbound = InboundMessage.objects.filter(public_id=message_id).first()
     if inbound is not None:
         inbound_forwarding_update(inbound=inbound, status=status, detail=f"3CX: {detail}"[:300])
@@ -339,9 +332,6 @@ class TestOutcome:
 def threecx_send_test(*, integration: Integration, request=None) -> TestOutcome:
     """Send one test ``message.received`` to 3CX now (through the engine's URL check, client and delivery log) and
     record it in the integration's event log."""
-    from whatsapp_gateway.threecx.models import Decision, Direction, IntegrationEvent
-    from whatsapp_gateway.webhooks.resend import endpoint_send_test_event
-
     result = endpoint_send_test_event(endpoint=integration.delivery_endpoint, request=request)
     attempt = result.attempt
     status = attempt.status_code if attempt else None

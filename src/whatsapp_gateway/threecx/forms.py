@@ -12,6 +12,7 @@ from whatsapp_gateway.messaging.guard.content import BLOCK, assess_text
 from whatsapp_gateway.threecx import call_templates
 from whatsapp_gateway.threecx.models import AuthMode, InboundFormat, Integration
 from whatsapp_gateway.threecx.services import parse_allowed_ips
+from whatsapp_gateway.webhooks.endpoints import EndpointError, url_check_for_form
 
 
 def _instances(account: Account):
@@ -21,8 +22,6 @@ def _instances(account: Account):
 def validate_endpoint_url(url: str) -> str:
     """The 3CX Webhook URL gets the same safety rules as customer webhooks (https, every address public; the
     operator's ``GATEWAY_ALLOW_PRIVATE_WEBHOOKS`` relaxes both for development)."""
-    from whatsapp_gateway.webhooks.endpoints import EndpointError, url_check_for_form
-
     try:
         return url_check_for_form(url)
     except EndpointError as exc:

@@ -14,6 +14,7 @@ from whatsapp_gateway.accounts.models import Account
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.crypto import EncryptedTextField
 from whatsapp_gateway.lib.ids import make_public_id_default
+from whatsapp_gateway.threecx.call_templates import default_template_settings
 
 
 class IntegrationStatus(models.TextChoices):
@@ -32,8 +33,6 @@ class InboundFormat(models.TextChoices):
 
 
 def default_templates() -> dict:
-    from whatsapp_gateway.threecx.call_templates import default_template_settings
-
     return default_template_settings()
 
 

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from whatsapp_gateway.accounts.models import Account
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.threecx.models import DidMapping, Integration, IntegrationEvent
+from whatsapp_gateway.webhooks.models import Delivery
 
 
 def integrations_for_account(*, account: Account) -> QuerySet[Integration]:
@@ -53,8 +54,6 @@ def integrations_with_forwarding(*, account_id: int) -> list[Integration]:
 
 def deliveries_to_3cx(*, integration: Integration):
     """The delivery log of the integration's 3CX endpoint (newest first); empty without a Webhook URL."""
-    from whatsapp_gateway.webhooks.models import Delivery
-
     if integration.delivery_endpoint_id is None:
         return Delivery.objects.none()
     return Delivery.objects.filter(endpoint_id=integration.delivery_endpoint_id).select_related("event")

@@ -21,6 +21,8 @@ from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.crypto import keyed_hash
 from whatsapp_gateway.lib.urlsafety import url_hint
 from whatsapp_gateway.threecx.models import DidMapping, Integration, IntegrationStatus
+from whatsapp_gateway.webhooks.endpoints import endpoint_create, endpoint_delete, endpoint_update
+from whatsapp_gateway.webhooks.models import EndpointKind
 
 SECRET_PREFIX = "tcxs_"  # noqa: S105 (a public prefix, not a secret)
 API_KEY_PREFIX = "tcxk_"
@@ -94,9 +96,6 @@ def _endpoint_sync(integration: Integration, *, url: str | None = None, request:
     """Keep the integration's delivery endpoint (kind ``threecx``) in line with its settings: created when the first
     URL is saved, URL updated, enabled exactly while the integration is active with inbound on. Saving also
     re-enables an endpoint the engine turned off (410 Gone, 5 days of failures)."""
-    from whatsapp_gateway.webhooks.endpoints import endpoint_create, endpoint_update
-    from whatsapp_gateway.webhooks.models import EndpointKind
-
     wanted = integration.is_active and integration.inbound_enabled
     endpoint = integration.delivery_endpoint
     if endpoint is None:
@@ -264,8 +263,6 @@ def integration_resume_forwarding(*, integration: Integration, request: HttpRequ
     endpoint = integration.delivery_endpoint
     if endpoint is None or endpoint.is_enabled:
         return
-    from whatsapp_gateway.webhooks.endpoints import endpoint_update
-
     if integration.is_active and integration.inbound_enabled:
         endpoint_update(endpoint=endpoint, is_enabled=True, request=request)
 
@@ -298,8 +295,6 @@ def integration_delete(*, integration: Integration, request: HttpRequest | None 
     endpoint = integration.delivery_endpoint
     integration.delete()
     if endpoint is not None:
-        from whatsapp_gateway.webhooks.endpoints import endpoint_delete
-
         endpoint_delete(endpoint=endpoint, request=request)
 
 

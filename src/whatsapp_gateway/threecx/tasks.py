@@ -9,6 +9,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.threecx.delivery import threecx_deliveries_sync
 from whatsapp_gateway.threecx.incoming.request import DEDUP_WINDOW, TEMPLATE_COOLDOWN
 from whatsapp_gateway.threecx.models import IntegrationEvent, RateWindow, RequestFingerprint, TemplateCooldown
 
@@ -43,6 +44,4 @@ def threecx_prune_task() -> None:
 
 @db_periodic_task(crontab(minute="*"))
 def threecx_deliveries_sync_task() -> None:
-    from whatsapp_gateway.threecx.delivery import threecx_deliveries_sync
-
     threecx_deliveries_sync()

@@ -9,9 +9,12 @@ import logging
 
 from django.db import IntegrityError, transaction
 
+from whatsapp_gateway.contacts.selectors import conversation_last_inbound_at
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.messaging import services as messaging_services
+from whatsapp_gateway.messaging.services import send_message
 from whatsapp_gateway.threecx import call_templates
 from whatsapp_gateway.threecx.incoming.fields import message_id_of
 from whatsapp_gateway.threecx.incoming.request import (
@@ -28,6 +31,7 @@ from whatsapp_gateway.threecx.models import (
     RequestFingerprint,
     TemplateCooldown,
 )
+from whatsapp_gateway.webhooks.outbox import event_emit
 
 logger = logging.getLogger("whatsapp_gateway.threecx.incoming")
 
@@ -81,8 +85,6 @@ def send_now(
 ):
     """The one send service, exactly as the API uses it: every guard, the message log, pacing. ``template``
     (``{"name", "language", "variables"}``) sends a Meta template instead of ``text``."""
-    from whatsapp_gateway.messaging.services import send_message
-
     return send_message(
         account=integration.account,
         instance_ref=instance,
@@ -96,10 +98,10 @@ def send_now(
 
 
 def message_log_rejection(integration: Integration, exc: errors.GatewayError, request: WebhookRequest) -> None:
-    from whatsapp_gateway.messaging.services import message_log_rejection
-
     try:
-        message_log_rejection(account=integration.account, source="threecx", error=exc, client_ip=request.client_ip)
+        messaging_services.message_log_rejection(
+            account=integration.account, source="threecx", error=exc, client_ip=request.client_ip
+        )
     except Exception:  # the answer to 3CX must not depend on the log write
         logger.exception("could not record a refused 3CX message in the message log")
 
@@ -173,8 +175,6 @@ def check_window(integration: Integration, instance: Instance, phone: str) -> No
     """Strict mode: the customer must have written to this instance within 24 hours."""
     if not integration.strict_window:
         return
-    from whatsapp_gateway.contacts.selectors import conversation_last_inbound_at
-
     last = conversation_last_inbound_at(instance=instance, phone_e164=phone)
     if last is None or last < now() - CONVERSATION_WINDOW:
         raise errors.ConversationWindowClosed(
@@ -192,8 +192,6 @@ def emit_call_event(
     call_id: str,
     is_video: bool,
 ) -> None:
-    from whatsapp_gateway.webhooks.outbox import event_emit
-
     with transaction.atomic():
         event_emit(
             account=integration.account,
