@@ -249,7 +249,6 @@ def _guard_and_record(
     elif ctx.instance is None and isinstance(ctx.raw_instance_ref, str) and ctx.raw_instance_ref.strip():
         # Blocked before the instance check: still file the log entry under the instance when it is visible.
         check_instance(ctx)
-    # queue imports this module, so its functions are imported where they are used
     from whatsapp_gateway.messaging.queue import lane_state_columns, lane_wake  # the queue imports this module
 
     with write_turn() as turn:
