@@ -280,7 +280,7 @@ def classify(text: str, m: Model | None = None) -> Verdict:
     highlights: list[tuple[int, int]] = []
     if score >= 50:
         category, confidence = MARKETING, probability
-        reasons, highlights = _explain(text, tokens, hits, shapes, word_grams(tokens), m)
+        reasons, highlights = _explain(text, tokens, hits, shapes, m)
     elif _is_one_time_code(tokens, hits):
         category, confidence = AUTHENTICATION, 1 - probability
     else:
@@ -305,7 +305,7 @@ def _is_one_time_code(tokens: list[Token], hits: list[Hit]) -> bool:
 
 
 def _attributions(
-    tokens: list[Token], hits: list[Hit], shapes: list[str], grams: list[tuple[str, int, int]], m: Model
+    tokens: list[Token], hits: list[Hit], shapes: list[str], m: Model
 ) -> tuple[list[tuple[float, str, set[int]]], float, dict[int, float]]:
     """What pushed the text towards marketing, computed from the same terms as ``Model.logit``: the named signals and
     value kinds with their weight and tokens, the weight of its tone, and each word's share of the n-gram weights
@@ -333,16 +333,29 @@ def _attributions(
             if indexes:
                 named.append((c, f"{group}: {label}", indexes))
     per_token: dict[int, float] = defaultdict(float)
-    if grams:
-        scale = WORD_NORM / math.sqrt(max(len(grams), WORD_FLOOR))
-        for name, first, last in grams:
-            weight = weights.get(name)
+    # The word grams as ``Model.logit`` sums them: each word's unigrams on its token, each pair of neighbours split
+    # over both.
+    index = [i for i, t in enumerate(tokens) if t.kind != "bang"]
+    if index:
+        get = weights.get
+        count = len(index) - 1
+        previous = None
+        bigrams: list[tuple[int, int, float]] = []
+        for position, i in enumerate(index):
+            norm = tokens[i].norm
+            n, weight = m.unigram(norm)
+            count += n
+            per_token[i] += weight
+            if previous is not None:
+                bigrams.append((index[position - 1], i, get("b:" + previous + " " + norm, 0.0)))
+            previous = norm
+        scale = WORD_NORM / math.sqrt(max(count, WORD_FLOOR))
+        for i in index:
+            per_token[i] *= scale
+        for first, last, weight in bigrams:
             if weight:
-                if first == last:
-                    per_token[first] += weight * scale
-                else:
-                    per_token[first] += weight * scale / 2
-                    per_token[last] += weight * scale / 2
+                per_token[first] += weight * scale / 2
+                per_token[last] += weight * scale / 2
     sums: list[tuple[int, float]] = []
     total = 0
     for i, token in enumerate(tokens):
@@ -358,15 +371,10 @@ def _attributions(
 
 
 def _explain(
-    text: str,
-    tokens: list[Token],
-    hits: list[Hit],
-    shapes: list[str],
-    grams: list[tuple[str, int, int]],
-    m: Model,
+    text: str, tokens: list[Token], hits: list[Hit], shapes: list[str], m: Model
 ) -> tuple[list[str], list[tuple[int, int]]]:
     """Reasons from the features that pushed the text towards marketing, strongest first, each quoting its words."""
-    named, tone_weight, per_token = _attributions(tokens, hits, shapes, grams, m)
+    named, tone_weight, per_token = _attributions(tokens, hits, shapes, m)
     covered: set[int] = set()
     named.sort(key=lambda item: -item[0])
     merged: dict[str, tuple[float, set[int]]] = {}

@@ -80,12 +80,6 @@ class Matcher:
         self._lengths = sorted(lengths)
         self._cache: dict[str, tuple[_Phrase, ...]] = {}
 
-    @staticmethod
-    def _word_matches(key: str, norm: str, word: str, prefix: bool) -> bool:
-        if prefix:
-            return key.startswith(word) or norm.startswith(word)
-        return key == word
-
     def _candidates(self, key: str) -> tuple[_Phrase, ...]:
         """The phrases that can start at a word with this key (cached: the same words recur in every message)."""
         cached = self._cache.get(key)
@@ -102,20 +96,26 @@ class Matcher:
         return cached
 
     def find(self, tokens: list[Token]) -> list[Hit]:
-        words = [t for t in tokens if t.kind != "bang"]
         index = [i for i, t in enumerate(tokens) if t.kind != "bang"]
-        keys = [_key(t.norm) for t in words]
+        norms = [tokens[i].norm for i in index]
+        keys = [n if n[0] == "<" else arabic_stem(n) for n in norms]
+        n_keys = len(keys)
         hits: list[Hit] = []
         seen: set[tuple[str, int]] = set()
+        candidates = self._candidates
         for j, key in enumerate(keys):
-            for phrase in self._candidates(key):
+            for phrase in candidates(key):
                 end = j + len(phrase.words)
-                if end > len(keys):
+                if end > n_keys:
                     continue
-                if all(
-                    self._word_matches(keys[j + k], words[j + k].norm, phrase.words[k], phrase.prefix[k])
-                    for k in range(1, len(phrase.words))
-                ):
+                for k in range(1, len(phrase.words)):
+                    word = phrase.words[k]
+                    if phrase.prefix[k]:
+                        if not (keys[j + k].startswith(word) or norms[j + k].startswith(word)):
+                            break
+                    elif keys[j + k] != word:
+                        break
+                else:
                     marker = (phrase.signal.id, j)
                     if marker not in seen:
                         seen.add(marker)

@@ -37,6 +37,8 @@ _FOLD = str.maketrans(
 # The pieces of a text, most specific first. Word characters include Devanagari and Arabic combining marks, which
 # Python's \w leaves out (it would cut Hindi words at every vowel sign).
 _W = r"[\w\u0900-\u0963\u0966-\u097f\u0610-\u061a\u064b-\u065f\u0670]"
+# Devanagari vowel signs and Arabic diacritics: part of a word, though Python's \w leaves them out.
+_MARK = r"[\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963\u0610-\u061a\u064b-\u065f\u0670]"
 _CURRENCY = (
     r"(?:[$€£¥₹₺₽₦₱]|r\$|rs\.?|inr|usd|eur|gbp|sar|aed|kwd|qar|omr|bhd|egp|jod|mad|dzd|tnd|xof|xaf|fcfa|cfa|"
     r"mxn|brl|cop|ars|clp|pen|idr|rp\.?|try|tl|chf|sr|dhs?|kd|qr|"
@@ -52,7 +54,7 @@ _NUMBER = r"\d[\d.,\u066b\u066c]*\d|\d"
 _PIECES = re.compile(
     rf"""
     (?=\S)
-    (?P<plain>[^\W\d_]++(?![\w\u0900-\u097f\u0610-\u061a\u064b-\u065f\u0670.@+\-:/#$]|\s?\d))
+    (?P<plain>(?:[^\W\d_]|{_MARK})++(?![\w\u0900-\u0963\u0966-\u097f\u0610-\u061a\u064b-\u065f\u0670.@+\-:/#$]|\s?\d))
     |(?i:
     (?P<url>(?:https?://|www\.)[^\s<>"'）)]+|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|ly|link|me|io|co|gl|gd|at|
         to|cc|id|in|br|mx|es|fr|de|tr|sa|ae|net|org|shop|store|app|info|site|online|page|xyz|club)/[^\s<>"']*)
