@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import enable_totp, make_account_with_user
+from whatsapp_gateway.apikeys.selectors import api_key_cache_clear
 
 pytest_plugins = ["tests.tallies"]
 
@@ -62,6 +63,13 @@ def _migrated_data_in_transactional_tests(request):
         if not hasattr(connection, "_test_serialized_contents"):
             connection._test_serialized_contents = contents
             connection.creation.deserialize_db_from_string(contents)
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_api_keys():
+    api_key_cache_clear()
+    yield
+    api_key_cache_clear()
 
 
 @pytest.fixture(autouse=True)

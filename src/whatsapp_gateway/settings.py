@@ -410,6 +410,9 @@ GATEWAY_CSP_RELAXED_PATHS = ["/admin/", "/api/docs", "/dashboard/charts/"]
 GATEWAY_CSP_REPORT_ONLY = env_bool("GATEWAY_CSP_REPORT_ONLY", False)
 # Failed API-key / 3CX authentications per client IP per minute before that IP is refused for the rest of the minute.
 GATEWAY_AUTH_FAILURES_PER_MINUTE = env_int("GATEWAY_AUTH_FAILURES_PER_MINUTE", 30)
+# How long a web process reuses an API key's row (with its account and plan) without reading it again: a change made
+# in another process (revocation, plan, account) applies after at most this long; 0 reads it on every request.
+GATEWAY_API_KEY_CACHE_SECONDS = env_int("GATEWAY_API_KEY_CACHE_SECONDS", 2)
 # Where those failures are counted without Redis (with REDIS_URL they are counted in Redis).
 GATEWAY_AUTH_THROTTLE_FILE = DATA_DIR / "auth-throttle.sqlite3"
 # /metrics: a bearer token or an IP allowlist (CIDRs allowed); anyone else gets 404. Loopback only on a laptop.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 import time_machine
 
 from whatsapp_gateway.accounts.models import AuditLog
+from whatsapp_gateway.apikeys import selectors
 from whatsapp_gateway.apikeys.models import ApiKey
 from whatsapp_gateway.apikeys.selectors import api_key_by_hash
 from whatsapp_gateway.apikeys.services import api_key_authenticate, api_key_create, api_key_revoke
@@ -94,3 +96,45 @@ def test_demo_creates_a_new_key_each_run(db):
     assert first["api_key"] != second["api_key"]
     assert first["api_key"].startswith("wg_live_")
     assert ApiKey.objects.count() == 2
+
+
+def _use_twice(token: str) -> None:
+    api_key_authenticate(token=token, client_ip="10.0.0.1")  # the first use writes last_used_at: read again once
+    api_key_authenticate(token=token, client_ip="10.0.0.1")
+
+
+def test_a_key_is_not_read_again_for_a_few_seconds(owner_alice, settings, django_assert_num_queries, monkeypatch):
+    """The cache (``GATEWAY_API_KEY_CACHE_SECONDS``): a change made elsewhere, without this process hearing of it (here
+    an UPDATE that sends no signal, as another web process's revocation), applies once the entry expires."""
+    settings.GATEWAY_API_KEY_CACHE_SECONDS = 2
+    created = api_key_create(account=owner_alice.account, name="CRM")
+    _use_twice(created.full_key)
+    with django_assert_num_queries(0):
+        assert api_key_authenticate(token=created.full_key).account == owner_alice.account
+    ApiKey.objects.filter(pk=created.api_key.pk).update(revoked_at=now())
+    assert api_key_authenticate(token=created.full_key).revoked_at is None  # still cached: at most 2 s
+    later = time.monotonic() + 2.1
+    monkeypatch.setattr(selectors.time, "monotonic", lambda: later)
+    with pytest.raises(errors.RevokedApiKey):
+        api_key_authenticate(token=created.full_key)
+
+
+def test_a_change_saved_in_this_process_applies_at_once(owner_alice, settings):
+    settings.GATEWAY_API_KEY_CACHE_SECONDS = 60
+    created = api_key_create(account=owner_alice.account, name="CRM")
+    _use_twice(created.full_key)
+    plan = owner_alice.account.plan
+    plan.daily_limit += 1
+    plan.save()
+    assert api_key_authenticate(token=created.full_key).account.plan.daily_limit == plan.daily_limit
+    api_key_revoke(api_key=created.api_key, revoked_by=owner_alice.user)
+    with pytest.raises(errors.RevokedApiKey):
+        api_key_authenticate(token=created.full_key)
+
+
+def test_without_the_cache_every_request_reads_the_key(owner_alice, settings, django_assert_num_queries):
+    settings.GATEWAY_API_KEY_CACHE_SECONDS = 0
+    created = api_key_create(account=owner_alice.account, name="CRM")
+    _use_twice(created.full_key)
+    with django_assert_num_queries(1):
+        api_key_authenticate(token=created.full_key)

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.apikeys.models import KEY_PREFIX, ApiKey
-from whatsapp_gateway.apikeys.selectors import api_key_by_hash
+from whatsapp_gateway.apikeys.selectors import api_key_by_hash, api_key_cache_clear, api_key_cache_forget
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
@@ -81,6 +81,7 @@ def api_key_revoke(*, api_key: ApiKey, revoked_by: User | None = None, request: 
     api_key.revoked_at = now()
     api_key.revoked_by = revoked_by
     api_key.save(update_fields=["revoked_at", "revoked_by"])
+    transaction.on_commit(api_key_cache_clear)  # the save cleared it too, but a request may re-cache it before commit
     audit_record(
         account=api_key.account,
         action="api_key.revoked",
@@ -96,7 +97,8 @@ def api_key_revoke(*, api_key: ApiKey, revoked_by: User | None = None, request: 
 def api_key_authenticate(*, token: str, client_ip: str | None = None) -> ApiKey:
     """The active key for ``token`` with its account loaded, or ``InvalidApiKey`` / ``RevokedApiKey``.
 
-    One indexed query; ``last_used_at``/``last_used_ip`` are written at most once a minute per key (a conditional
+    One indexed query, or none for a key that authenticated in the last ``GATEWAY_API_KEY_CACHE_SECONDS``
+    (``api_key_by_hash``); ``last_used_at``/``last_used_ip`` are written at most once a minute per key (a conditional
     UPDATE, so several web processes do not all write).
     """
     token = (token or "").strip()
@@ -116,4 +118,5 @@ def api_key_authenticate(*, token: str, client_ip: str | None = None) -> ApiKey:
             last_used_at=current, last_used_ip=client_ip
         )
         key.last_used_at, key.last_used_ip = current, client_ip
+        api_key_cache_forget(key.key_hash)  # its cached row has the old time: read it again once
     return key
