@@ -52,6 +52,7 @@ test-browser: install
 lint: install
 	$(BIN)/ruff check src tests bench clients/python
 	$(BIN)/ruff format --check src tests bench clients/python
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format src tests bench clients/python

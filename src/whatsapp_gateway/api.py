@@ -15,6 +15,8 @@ from whatsapp_gateway import __version__
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.messaging.api import router as messaging_router
 from whatsapp_gateway.messaging.floor import router as floor_router
+from whatsapp_gateway.threecx.api import threecx_api
+from whatsapp_gateway.webhooks.openapi import add_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +136,8 @@ def _add_routers() -> None:
     api.add_router("/", messaging_router)
     if settings.GATEWAY_BENCH_FLOOR:  # the benchmark's floor endpoint; never routed in production
         api.add_router("/", floor_router)
+    api.include_external(threecx_api, path_prefix="/integrations/3cx")  # the 3CX webhook, outside /api/
+    api.add_schema_extender(add_webhooks)  # the webhook event payloads
 
 
 _add_routers()

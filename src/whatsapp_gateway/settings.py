@@ -290,10 +290,10 @@ if LOG_FORMAT not in ("json", "plain"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "whatsapp_gateway.operations.logs.RedactingFilter"}},
+    "filters": {"redact": {"()": "whatsapp_gateway.lib.logs.RedactingFilter"}},
     "formatters": {
-        "plain": {"()": "whatsapp_gateway.operations.logs.PlainFormatter"},
-        "json": {"()": "whatsapp_gateway.operations.logs.JsonFormatter"},
+        "plain": {"()": "whatsapp_gateway.lib.logs.PlainFormatter"},
+        "json": {"()": "whatsapp_gateway.lib.logs.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

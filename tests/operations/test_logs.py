@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from whatsapp_gateway.operations.logs import JsonFormatter, PlainFormatter, RedactingFilter, log_context, redact
+from whatsapp_gateway.lib.logs import JsonFormatter, PlainFormatter, RedactingFilter, log_context, redact
 
 
 @pytest.mark.parametrize(

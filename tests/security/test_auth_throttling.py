@@ -13,7 +13,7 @@ from django.utils import timezone
 from tests.factories import PASSWORD
 from tests.messaging.conftest import ApiClient, body
 from tests.tallies import SECURITY as TALLY
-from whatsapp_gateway.operations import throttle
+from whatsapp_gateway.lib import throttle
 
 pytestmark = pytest.mark.django_db
 

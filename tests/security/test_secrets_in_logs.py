@@ -17,7 +17,7 @@ from tests.messaging.conftest import ApiClient, body
 from tests.reliability.cluster import Receiver
 from tests.tallies import SECURITY as TALLY
 from whatsapp_gateway.instances.models import Instance
-from whatsapp_gateway.operations.logs import JsonFormatter, PlainFormatter, RedactingFilter
+from whatsapp_gateway.lib.logs import JsonFormatter, PlainFormatter, RedactingFilter
 from whatsapp_gateway.providers.sandbox import simulate
 from whatsapp_gateway.providers.sandbox.server import callback_body, signed_headers
 from whatsapp_gateway.threecx.services import integration_create

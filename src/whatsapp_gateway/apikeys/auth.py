@@ -9,7 +9,7 @@ from whatsapp_gateway.apikeys.models import ApiKey
 from whatsapp_gateway.apikeys.services import api_key_authenticate
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.client_ip import client_ip
-from whatsapp_gateway.operations.throttle import auth_attempt_passed, auth_attempt_start, retry_after_seconds
+from whatsapp_gateway.lib.throttle import auth_attempt_passed, auth_attempt_start, retry_after_seconds
 
 
 class ApiKeyAuth(HttpBearer):

@@ -10,8 +10,7 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from whatsapp_gateway.lib import metrics
-from whatsapp_gateway.operations import logs
+from whatsapp_gateway.lib import logs, metrics
 
 access_logger = logging.getLogger("whatsapp_gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")

@@ -8,8 +8,7 @@ import time
 from huey import signals as S
 
 from whatsapp_gateway.instances.models import Instance
-from whatsapp_gateway.lib import metrics
-from whatsapp_gateway.operations import logs
+from whatsapp_gateway.lib import logs, metrics
 from whatsapp_gateway.webhooks.models import Endpoint
 
 _started = threading.local()

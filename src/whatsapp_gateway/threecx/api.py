@@ -1,7 +1,7 @@
 """The public 3CX webhook route and its OpenAPI description (docs/api.md "3CX integration").
 
 It lives at ``/integrations/3cx/webhook/{integration_id}``, outside ``/api/``, so it runs on its own small NinjaAPI
-that the public API includes in ``/openapi.json``. The body is read raw (signatures are over the exact bytes, the
+that the public API (``whatsapp_gateway.api``) includes in ``/openapi.json``. The body is read raw (signatures are over the exact bytes, the
 size cap and the uniform pre-auth answer come before any parsing); the schemas below document both forms.
 """
 
@@ -13,7 +13,6 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from ninja import Field, NinjaAPI, Schema
 
-from whatsapp_gateway.api import api as public_api
 from whatsapp_gateway.lib.client_ip import client_ip
 from whatsapp_gateway.threecx.call_templates import EVENT_TYPES
 from whatsapp_gateway.threecx.incoming.handler import webhook_handle
@@ -246,6 +245,3 @@ def threecx_webhook(request: HttpRequest, integration_id: str):
     for name, value in result.headers.items():
         response[name] = value
     return response
-
-
-public_api.include_external(threecx_api, path_prefix="/integrations/3cx")

@@ -16,7 +16,3 @@ class WebhooksConfig(AppConfig):
 
         register_tab("webhook", "Webhook", webhook_tab, order=20)
         register_purger("webhook_deliveries", sweep.webhooks_purge)
-        from whatsapp_gateway.api import api
-        from whatsapp_gateway.webhooks.openapi import add_webhooks
-
-        api.add_schema_extender(add_webhooks)

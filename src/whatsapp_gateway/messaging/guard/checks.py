@@ -17,7 +17,7 @@ from django.db import connection
 from whatsapp_gateway.accounts.models import Module
 from whatsapp_gateway.apikeys.selectors import api_key_allows_instance
 from whatsapp_gateway.instances.models import Instance, InstanceState
-from whatsapp_gateway.lib import errors, prepared
+from whatsapp_gateway.lib import errors, logs, prepared
 from whatsapp_gateway.lib.crypto import keyed_hash
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, normalize_e164
 from whatsapp_gateway.messaging import policy
@@ -26,7 +26,6 @@ from whatsapp_gateway.messaging.guard.context import GuardContext, text_fingerpr
 from whatsapp_gateway.messaging.guard.risk import content_assessment
 from whatsapp_gateway.messaging.guard.usage import Window
 from whatsapp_gateway.messaging.models import Message
-from whatsapp_gateway.operations import logs
 from whatsapp_gateway.operations.killswitch import sending_is_enabled
 from whatsapp_gateway.providers.registry import UnknownProvider, get_provider
 from whatsapp_gateway.suppression.models import SuppressionReason, SuppressionSource

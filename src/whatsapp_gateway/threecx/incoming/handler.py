@@ -28,7 +28,7 @@ from whatsapp_gateway.accounts.models import Module
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.text import surrogate_path
-from whatsapp_gateway.operations.throttle import auth_attempt_passed, auth_attempt_start, retry_after_seconds
+from whatsapp_gateway.lib.throttle import auth_attempt_passed, auth_attempt_start, retry_after_seconds
 from whatsapp_gateway.threecx.incoming.auth import authenticate, rate_limit, verify_signature
 from whatsapp_gateway.threecx.incoming.event_log import sanitised_summary, write_log
 from whatsapp_gateway.threecx.incoming.events import handle_generic, handle_native
