@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from whatsapp_gateway.messaging.guard.classifier import MODEL_FILE, feature_values  # noqa: E402
 
 DEV_DIR = ROOT / "tests" / "data" / "guard" / "dev"
-C_GRID = (4.0, 8.0)
+C_GRID = (8.0,)
 MAX_LEGIT_BLOCKED = 0.015
 MAX_LEGIT_REVIEWED = 0.05
 MIN_WEIGHT = 0.002

@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "guard"
 
 # Floors on the validation split, which is never used for fitting or for choosing thresholds (docs/benchmarks.md
 # has the figures). They sit just under what the shipped model measures, so a regression fails here.
-VALIDATION_MARKETING_RECALL_FLOOR = 0.94
+VALIDATION_MARKETING_RECALL_FLOOR = 0.95
 VALIDATION_LEGITIMATE_PASS_FLOOR = 0.99
 
 # One clear promotion and one clear utility text per language (written for these tests, not in any corpus).
