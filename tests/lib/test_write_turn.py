@@ -141,3 +141,22 @@ def test_random_tokens_use_the_whole_alphabet_at_the_asked_length():
     assert len(set(tokens)) == 2000
     assert set("".join(tokens)) == set(ids._ALPHABET)
     assert ids.public_id("msg").startswith("msg_")
+
+
+def test_a_write_made_while_the_thread_has_its_turn_does_not_wait_for_itself(tmp_path, monkeypatch):
+    """An on-commit callback of a write turn runs before the turn is given back; its own ``single_write`` must not
+    wait for the lock its thread holds."""
+    monkeypatch.setattr(write_turn, "_sqlite_lock_path", lambda: str(tmp_path / "lock"))
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    done = threading.Event()
+
+    def nested() -> None:
+        with write_turn._sqlite_turn(), write_turn.single_write():
+            done.set()
+
+    thread = threading.Thread(target=nested)
+    thread.start()
+    thread.join(5)
+    assert done.is_set()
+    with write_turn._sqlite_turn():  # and the turn was given back
+        pass

@@ -53,8 +53,14 @@ def _lock_fd(path: str) -> int:
     return fd
 
 
+_HELD = threading.local()
+
+
 @contextlib.contextmanager
 def _sqlite_turn() -> Iterator[None]:
+    if getattr(_HELD, "turn", False):  # this thread has the turn already (an on-commit callback of its own turn)
+        yield
+        return
     with _THREAD_LOCK:  # flock is per open file: threads of one process share the fd, so they queue here first
         path = _sqlite_lock_path()
         if path is None:
@@ -62,10 +68,24 @@ def _sqlite_turn() -> Iterator[None]:
             return
         fd = _lock_fd(path)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD.turn = True
         try:
             yield
         finally:
+            _HELD.turn = False
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def single_write() -> Iterator[None]:
+    """One autocommit write outside a write turn (the send's lane wake-up after it): on SQLite it takes its turn on
+    the same file lock, so it waits in the kernel instead of in SQLite's polling busy handler; elsewhere, and inside
+    a transaction, it adds nothing."""
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with _sqlite_turn():
+            yield
+    else:
+        yield
 
 
 def wait_for_wal_flush() -> None:

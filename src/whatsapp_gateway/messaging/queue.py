@@ -20,6 +20,7 @@ from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.lib import metrics
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import jid_to_e164
+from whatsapp_gateway.lib.write_turn import single_write
 from whatsapp_gateway.messaging import breaker, policy
 from whatsapp_gateway.messaging.idempotency import idempotency_prune
 from whatsapp_gateway.messaging.models import LanePause, Message, MessageStatus, SendLane, UnmatchedStatus
@@ -78,7 +79,7 @@ def lane_wake(*, instance_id: int, state: tuple | None = None) -> None:
     else:
         row = tuple(state[1:]) if state[0] else None
     if row is None:
-        with connection.cursor() as cursor:
+        with single_write(), connection.cursor() as cursor:
             cursor.execute(_LANE_CREATE_WOKEN_SQL, [instance_id, connection.ops.adapt_datetimefield_value(now())])
             created = cursor.rowcount == 1
         if created:
@@ -87,7 +88,9 @@ def lane_wake(*, instance_id: int, state: tuple | None = None) -> None:
     elif row[0] or row[1]:
         return
     idle = SendLane.objects.filter(instance_id=instance_id, in_flight__isnull=True, wakeup_at__isnull=True)
-    if idle.update(wakeup_at=now()):
+    with single_write():
+        woken = idle.update(wakeup_at=now())
+    if woken:
         _enqueue(instance_id)
     # else another send, or the lane's own job, got there first
 

@@ -251,6 +251,7 @@ def _guard_and_record(
         check_instance(ctx)
     from whatsapp_gateway.messaging.queue import lane_state_columns, lane_wake  # the queue imports this module
 
+    wake = None
     with write_turn() as turn:
         # The moment the counts are taken against: on SQLite the write turn already holds the database's lock; on
         # PostgreSQL it is a moment before the account's row lock is granted, so the windows reach that much further
@@ -285,8 +286,7 @@ def _guard_and_record(
             if not ctx.dry_run:
                 if connection.vendor != "postgresql":  # there the message INSERT counted it (_message_insert)
                     _usage_increment(account_id=ctx.account.pk, instance_id=ctx.instance.pk, day=ctx.usage.local_today)
-                instance_id = ctx.instance.pk
-                transaction.on_commit(lambda: lane_wake(instance_id=instance_id, state=lane_state), robust=True)
+                wake = (ctx.instance.pk, lane_state)
             if record is not None:
                 idempotency_finish(
                     record, status=outcome.http_status, body=outcome.body, headers=outcome.headers, message=message
@@ -295,6 +295,10 @@ def _guard_and_record(
             idempotency_finish(
                 record, status=block.status, body=block.as_body(), headers=block.headers, message=message
             )
+    if wake is not None:
+        # After the turn, not inside it: SQLite's write lock is released by then (a lane's first wake-up also writes
+        # the lane and enqueues its job). Inside an outer transaction this waits for that one's commit.
+        transaction.on_commit(lambda: lane_wake(instance_id=wake[0], state=wake[1]), robust=True)
     if block is not None:
         metrics.send_recorded(outcome="blocked", code=str(block.code), source=ctx.source)
         raise block
