@@ -78,6 +78,8 @@ def lane_wake(*, instance_id: int, state: tuple | None = None) -> None:
             row = cursor.fetchone()
     else:
         row = tuple(state[1:]) if state[0] else None
+    # single_write: on SQLite the lane write queues on the write turns' file lock, not in SQLite's polling busy
+    # handler. The job's enqueue stays outside it (SqliteHuey commits, and syncs, a file of its own).
     if row is None:
         with single_write(), connection.cursor() as cursor:
             cursor.execute(_LANE_CREATE_WOKEN_SQL, [instance_id, connection.ops.adapt_datetimefield_value(now())])
