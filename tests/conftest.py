@@ -9,7 +9,12 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import enable_totp, make_account_with_user
+from tests.providers.fakes.cloud import FakeCloud
+from tests.providers.fakes.evolution import FakeEvolution
+from tests.providers.fakes.waha import FakeWaha
 from whatsapp_gateway.apikeys.selectors import api_key_cache_clear
+from whatsapp_gateway.providers import registry
+from whatsapp_gateway.providers.http import use_transport
 
 pytest_plugins = ["tests.tallies"]
 
@@ -143,3 +148,52 @@ def charlie_client(outsider_charlie):
 def admin_user(admin_user):
     """pytest-django's superuser, with the authenticator app every operator needs for the back office."""
     return enable_totp(admin_user)
+
+
+# --- A provider that records sends instead of making them (tests/fakes.py) ---------------------------------------
+
+
+@pytest.fixture
+def fake_provider():
+    """The ``fake`` provider, registered for this test: it records every call and answers as configured."""
+    registry.PROVIDERS["fake"] = "tests.fakes.FakeProvider"
+    registry.get_provider.cache_clear()
+    provider = registry.get_provider("fake")
+    provider.reset()
+    yield provider
+    provider.reset()
+    registry.get_provider.cache_clear()
+
+
+# --- Local fakes of the providers' HTTP APIs (tests/providers/fakes/) ---------------------------------------------
+
+
+@pytest.fixture
+def fake_evolution(settings):
+    fake = FakeEvolution()
+    settings.EVOLUTION_BASE_URL = fake.base_url
+    settings.EVOLUTION_API_KEY = fake.api_key
+    with use_transport(fake.transport):
+        yield fake
+
+
+@pytest.fixture
+def fake_waha(settings):
+    fake = FakeWaha()
+    settings.WAHA_BASE_URL = fake.base_url
+    settings.WAHA_API_KEY = fake.api_key
+    with use_transport(fake.transport):
+        yield fake
+
+
+@pytest.fixture
+def fake_cloud(settings):
+    fake = FakeCloud()
+    fake.add_number()
+    settings.CLOUD_GRAPH_BASE_URL = fake.base_url
+    settings.CLOUD_API_VERSION = fake.version
+    settings.CLOUD_ACCESS_TOKEN = next(iter(fake.tokens))
+    settings.CLOUD_APP_SECRET = fake.app_secret
+    settings.CLOUD_VERIFY_TOKEN = "operator-verify-token"
+    with use_transport(fake.transport):
+        yield fake

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP
 
@@ -67,17 +69,45 @@ def add_member(account, *, email: str, role: str) -> Membership:
     return Membership.objects.create(account=account, user=user, role=role)
 
 
-# --- Instances (sandbox provider) ---------------------------------------------------------------------------------
+# --- Instances ----------------------------------------------------------------------------------------------------
 
 
-def make_instance(account, *, name: str = "support-line", connected: bool = False):
-    """A sandbox instance created through the services; ``connected=True`` pairs it (connect + simulated scan)."""
+def make_instance(
+    account,
+    *,
+    name: str = "support-line",
+    provider: str = "sandbox",
+    connected: bool = False,
+    credentials=None,
+    **fields,
+):
+    """The one way tests make an instance.
+
+    A plain sandbox instance goes through ``instance_create`` as the portal does, and ``connected=True`` pairs it
+    with the simulated phone. Any other provider, or explicit model ``fields`` (``state``, ``provider_ref``,
+    ``phone_number`` …), writes the row directly with a callback token; ``credentials`` become the provider
+    credentials and ``connected=True`` sets the state to connected.
+    """
+    from whatsapp_gateway.instances.models import Instance, InstanceState
     from whatsapp_gateway.instances.services import instance_create
+    from whatsapp_gateway.lib.crypto import keyed_hash
+    from whatsapp_gateway.lib.ids import random_token
 
-    instance = instance_create(account=account, name=name, provider="sandbox", any_provider=True)
+    if provider == "sandbox" and not fields and credentials is None:
+        instance = instance_create(account=account, name=name, provider="sandbox", any_provider=True)
+        return connect_instance(instance) if connected else instance
     if connected:
-        instance = connect_instance(instance)
-    return instance
+        fields.setdefault("state", InstanceState.CONNECTED)
+    token = random_token(32)
+    return Instance.objects.create(
+        account=account,
+        name=name,
+        provider=provider,
+        provider_credentials=json.dumps(credentials) if credentials else "",
+        callback_token=token,
+        callback_token_hash=keyed_hash(token, purpose="callback"),
+        **fields,
+    )
 
 
 def connect_instance(instance):

@@ -9,8 +9,8 @@ from pathlib import Path
 import time_machine
 from playwright.sync_api import expect
 
-from tests.messaging.conftest import fake_provider, make_instance  # noqa: F401  (fixture reused here)
-from tests.messaging.fakes import retryable
+from tests.factories import make_instance
+from tests.fakes import retryable
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import policy, queue
 from whatsapp_gateway.messaging.models import Message, SendLane
@@ -23,12 +23,12 @@ def test_a_paused_send_queue_shows_its_reason_and_its_resume(
     logged_in_page,
     base_url,
     owner_alice,
-    fake_provider,  # noqa: F811  (the imported fixture)
+    fake_provider,
 ):
     page = logged_in_page
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1280, "height": 900})
-    instance = make_instance(owner_alice.account, "support-line")
+    instance = make_instance(owner_alice.account, name="support-line", provider="fake", connected=True)
     fake_provider.script.extend([retryable("upstream 503")] * policy.BREAKER_FAILURES)
     ids = [
         send_message(

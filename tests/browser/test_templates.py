@@ -8,9 +8,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.factories import make_operator
+from tests.factories import make_instance, make_operator
 from tests.message_templates.test_portal_pages import blocked_message
-from tests.providers.conftest import fake_cloud, make_instance, post_callback  # noqa: F401  (fixture reused here)
+from tests.providers.conftest import post_callback
 from tests.providers.fakes.cloud import WABA_ID
 from whatsapp_gateway.message_templates.models import Template
 from whatsapp_gateway.message_templates.services import template_approve
@@ -27,7 +27,7 @@ def test_review_request_templates_page_and_a_template_send_read(
     base_url,
     owner_alice,
     client,
-    fake_cloud,  # noqa: F811  (the imported fixture)
+    fake_cloud,
 ):
     page = logged_in_page
     ARTIFACTS.mkdir(exist_ok=True)

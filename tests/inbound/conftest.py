@@ -4,17 +4,19 @@ import importlib
 
 import pytest
 
-from tests.inbound.helpers import bare_instance
+from tests.factories import make_instance
 
 
 @pytest.fixture
-def alice_instance(owner_alice):
-    return bare_instance(owner_alice.account)
+def alice_bare_instance(owner_alice):
+    """Alice's connected sandbox instance row, without the pairing ceremony (fast unit tests)."""
+    return make_instance(owner_alice.account, name="support-line", connected=True, phone_number="+966500000001")
 
 
 @pytest.fixture
-def charlie_instance(outsider_charlie):
-    return bare_instance(outsider_charlie.account, name="charlie-line", phone="+966500000009")
+def charlie_bare_instance(outsider_charlie):
+    """Charlie's connected sandbox instance row (another account)."""
+    return make_instance(outsider_charlie.account, name="charlie-line", connected=True, phone_number="+966500000009")
 
 
 @pytest.fixture

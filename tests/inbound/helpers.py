@@ -5,17 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from whatsapp_gateway.instances.models import Instance, InstanceState
+from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.providers import base, dispatch
 
 _ids = itertools.count(1)
-
-
-def bare_instance(account, name: str = "support-line", phone: str = "+966500000001") -> Instance:
-    """A connected sandbox instance row without the pairing ceremony (fast unit tests)."""
-    return Instance.objects.create(
-        account=account, name=name, state=InstanceState.CONNECTED, phone_number=phone, provider="sandbox"
-    )
 
 
 def text_event(

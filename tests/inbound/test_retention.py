@@ -22,19 +22,19 @@ def at(days):
 
 
 @pytest.fixture
-def history(alice_instance):
+def history(alice_bare_instance):
     """Messages at day 0, day 100 and day 340; the job then runs on day 400."""
     with time_machine.travel(at(0), tick=False):
         deliver(
-            alice_instance,
+            alice_bare_instance,
             text_event("old order question", phone="+966512345678", message_type="image", metadata={"caption": "x"}),
         )
-        deliver(alice_instance, text_event("STOP", phone="+966512345670"))
+        deliver(alice_bare_instance, text_event("STOP", phone="+966512345670"))
     with time_machine.travel(at(100), tick=False):
-        deliver(alice_instance, text_event("middle", phone="+966512345679"))
+        deliver(alice_bare_instance, text_event("middle", phone="+966512345679"))
     with time_machine.travel(at(340), tick=False):
-        deliver(alice_instance, text_event("recent", phone="+966512345679"))
-        deliver(alice_instance, text_event("fresh", phone="+966512345671"))
+        deliver(alice_bare_instance, text_event("recent", phone="+966512345679"))
+        deliver(alice_bare_instance, text_event("fresh", phone="+966512345671"))
 
 
 def test_the_daily_job_redacts_old_bodies_and_deletes_old_rows(history):

@@ -23,7 +23,7 @@ def _texts(account, text, **kwargs):
 
 
 @pytest.fixture
-def messages(alice_instance):
+def messages(alice_bare_instance):
     texts = [
         "Where is my ORDER 1234?",
         "أين الفاتورة من فضلك",
@@ -33,8 +33,8 @@ def messages(alice_instance):
         "ok",
     ]
     for i, text in enumerate(texts):
-        seed(alice_instance, 1, at=T0 + dt.timedelta(minutes=i), text=text)
-    return alice_instance
+        seed(alice_bare_instance, 1, at=T0 + dt.timedelta(minutes=i), text=text)
+    return alice_bare_instance
 
 
 @pytest.mark.parametrize(
@@ -68,14 +68,16 @@ def test_the_portal_search_shows_only_matching_rows(alice_client, messages):
     ids=["found-among-newest", "found-in-a-window-sized-from-density", "found-through-the-index"],
 )
 def test_keyset_pages_under_a_text_search_have_no_gaps_or_repeats(
-    owner_alice, alice_instance, monkeypatch, probe, min_hits
+    owner_alice, alice_bare_instance, monkeypatch, probe, min_hits
 ):
     """Matches spread among non-matching rows, some with equal times; small probes force the other two paths."""
     monkeypatch.setattr(selectors, "TEXT_PROBE_ROWS", probe)
     monkeypatch.setattr(selectors, "TEXT_PROBE_MIN_HITS", min_hits)
     rows = []
     for i in range(60):
-        rows += seed(alice_instance, 1, at=T0 + dt.timedelta(seconds=i // 3), text=f"refund {i}" if i % 4 else "hi")
+        rows += seed(
+            alice_bare_instance, 1, at=T0 + dt.timedelta(seconds=i // 3), text=f"refund {i}" if i % 4 else "hi"
+        )
     expected = [r.pk for r in sorted(rows, key=lambda r: (r.received_at, r.pk), reverse=True) if "refund" in r.text]
     filters = InboundFilters(text="refund")
     seen, after = [], None
@@ -95,13 +97,13 @@ def test_keyset_pages_under_a_text_search_have_no_gaps_or_repeats(
 
 
 def test_a_second_window_sized_from_the_density_serves_a_medium_word(
-    owner_alice, alice_instance, monkeypatch, django_assert_num_queries
+    owner_alice, alice_bare_instance, monkeypatch, django_assert_num_queries
 ):
     """1 row in 4 matches: 8 newest rows hold 2 matches, not a page of 5; the second window (2 * 8 * 5 / 2 = 40
     rows) holds one, so the trigram index is not asked (two queries)."""
     monkeypatch.setattr(selectors, "TEXT_PROBE_ROWS", 8)
     monkeypatch.setattr(selectors, "TEXT_PROBE_MIN_HITS", 2)
-    rows = [seed(alice_instance, 1, at=T0 + dt.timedelta(seconds=i), text="card refund" if i % 4 == 0 else "hi")[0]
+    rows = [seed(alice_bare_instance, 1, at=T0 + dt.timedelta(seconds=i), text="card refund" if i % 4 == 0 else "hi")[0]
             for i in range(80)]  # fmt: skip
     expected = [r.pk for r in reversed(rows) if r.text == "card refund"][:4]
     with django_assert_num_queries(2):
@@ -109,29 +111,29 @@ def test_a_second_window_sized_from_the_density_serves_a_medium_word(
     assert [r.pk for r in page.rows] == expected and page.older is not None
 
 
-def test_a_rare_word_older_than_the_probe_window_is_found(owner_alice, alice_instance, monkeypatch):
+def test_a_rare_word_older_than_the_probe_window_is_found(owner_alice, alice_bare_instance, monkeypatch):
     monkeypatch.setattr(selectors, "TEXT_PROBE_ROWS", 5)
-    seed(alice_instance, 1, at=T0, text="the zebracorn order")
-    seed(alice_instance, 30, at=T0 + dt.timedelta(hours=1), text="ordinary")
+    seed(alice_bare_instance, 1, at=T0, text="the zebracorn order")
+    seed(alice_bare_instance, 30, at=T0 + dt.timedelta(hours=1), text="ordinary")
     assert _texts(owner_alice.account, "zebracorn") == ["the zebracorn order"]
 
 
-def test_other_filters_apply_to_the_text_search(owner_alice, alice_instance, monkeypatch):
+def test_other_filters_apply_to_the_text_search(owner_alice, alice_bare_instance, monkeypatch):
     monkeypatch.setattr(selectors, "TEXT_PROBE_ROWS", 3)
-    seed(alice_instance, 4, text="refund", message_type="text")
-    seed(alice_instance, 4, at=T0 + dt.timedelta(hours=1), text="refund", message_type="image")
+    seed(alice_bare_instance, 4, text="refund", message_type="text")
+    seed(alice_bare_instance, 4, at=T0 + dt.timedelta(hours=1), text="refund", message_type="image")
     page = inbound_page(account=owner_alice.account, filters=InboundFilters(text="refund", message_type="text"))
     assert [r.message_type for r in page.rows] == ["text"] * 4
 
 
-def test_another_accounts_messages_never_match(owner_alice, alice_instance, charlie_instance):
-    seed(charlie_instance, 3, text="secret refund")
+def test_another_accounts_messages_never_match(owner_alice, alice_bare_instance, charlie_bare_instance):
+    seed(charlie_bare_instance, 3, text="secret refund")
     assert _texts(owner_alice.account, "refund") == []
 
 
 @sqlite_only
-def test_redacted_and_deleted_bodies_leave_the_sqlite_index(owner_alice, alice_instance):
-    kept, redacted, deleted = seed(alice_instance, 3, text="zebracorn")
+def test_redacted_and_deleted_bodies_leave_the_sqlite_index(owner_alice, alice_bare_instance):
+    kept, redacted, deleted = seed(alice_bare_instance, 3, text="zebracorn")
     InboundMessage.objects.filter(pk=redacted.pk).update(text="", body_redacted_at=T0)
     InboundMessage.objects.filter(pk=deleted.pk).delete()
     with connection.cursor() as cursor:
@@ -142,20 +144,20 @@ def test_redacted_and_deleted_bodies_leave_the_sqlite_index(owner_alice, alice_i
 
 
 @sqlite_only
-def test_lost_triggers_are_recreated_and_the_index_rebuilt(owner_alice, alice_instance):
+def test_lost_triggers_are_recreated_and_the_index_rebuilt(owner_alice, alice_bare_instance):
     """Django rebuilds a SQLite table (dropping its triggers) when a migration alters it; post_migrate repairs."""
     with connection.cursor() as cursor:
         for name in ("inbound_text_fts_ai", "inbound_text_fts_ad", "inbound_text_fts_au"):
             cursor.execute(f"DROP TRIGGER {name}")
-    seed(alice_instance, 1, text="written while the triggers were gone")
+    seed(alice_bare_instance, 1, text="written while the triggers were gone")
     ensure_text_search_index(connection)
     assert _texts(owner_alice.account, "triggers were gone") == ["written while the triggers were gone"]
-    seed(alice_instance, 1, at=T0 + dt.timedelta(hours=1), text="written after the triggers are back")
+    seed(alice_bare_instance, 1, at=T0 + dt.timedelta(hours=1), text="written after the triggers are back")
     assert _texts(owner_alice.account, "triggers are back") == ["written after the triggers are back"]
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="PostgreSQL's trigram index")
-def test_postgresql_has_the_trigram_index_and_uses_it_for_a_rare_word(owner_alice, alice_instance):
+def test_postgresql_has_the_trigram_index_and_uses_it_for_a_rare_word(owner_alice, alice_bare_instance):
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'inbound_text_trgm_idx'")
         assert "gin_trgm_ops" in cursor.fetchone()[0]

@@ -31,15 +31,14 @@ def approved(membership, operator, **fields):
     return template_approve(template=submit(membership, **fields), operator=operator)
 
 
-# The Graph API fake and the Cloud instance wired to it, and the messaging fixtures (fake provider, API key).
-from tests.messaging.conftest import alice_key, fake_provider  # noqa: E402, F401
-from tests.providers.conftest import fake_cloud  # noqa: E402, F401
+# The Cloud instance wired to the fake Graph API, and the messaging API key.
+from tests.messaging.conftest import alice_key  # noqa: E402, F401
 
 
 @pytest.fixture
-def cloud_line(owner_alice, fake_cloud):  # noqa: F811
+def cloud_line(owner_alice, fake_cloud):
     """A connected Cloud API instance of Alice's account on the fake Graph API."""
-    from tests.providers.conftest import make_instance
+    from tests.factories import make_instance
 
     return make_instance(
         owner_alice.account,

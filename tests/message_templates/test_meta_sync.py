@@ -78,13 +78,13 @@ def test_meta_s_refusal_is_a_readable_error(cloud_line, fake_cloud):
         sync.template_sync(instance=cloud_line)
 
 
-def test_only_cloud_instances_have_meta_templates(alice_instance_sandbox):
+def test_only_cloud_instances_have_meta_templates(alice_sandbox_instance):
     with pytest.raises(TemplateError, match="Cloud API"):
-        sync.template_sync(instance=alice_instance_sandbox, waba_id=WABA_ID)
+        sync.template_sync(instance=alice_sandbox_instance, waba_id=WABA_ID)
 
 
 @pytest.fixture
-def alice_instance_sandbox(owner_alice):
+def alice_sandbox_instance(owner_alice):
     from whatsapp_gateway.instances.models import Instance
 
     return Instance.objects.create(account=owner_alice.account, name="sandbox-line", provider="sandbox")

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import make_instance
 from tests.message_templates.conftest import approved, submit, wrote_earlier
-from tests.messaging.conftest import ApiClient, make_instance
+from tests.messaging.conftest import ApiClient
 from tests.providers.conftest import post_callback
 from tests.providers.fakes.cloud import WABA_ID
 from whatsapp_gateway.message_templates.sync import template_sync
@@ -151,7 +152,7 @@ def test_template_must_be_an_object(api, synced):
 
 
 def test_a_meta_template_on_a_non_cloud_instance_is_a_validation_error(api, synced, owner_alice, fake_provider):
-    make_instance(owner_alice.account, "other-line")
+    make_instance(owner_alice.account, name="other-line", provider="fake", connected=True)
 
     response = send(api, instance="other-line")
 
@@ -161,7 +162,7 @@ def test_a_meta_template_on_a_non_cloud_instance_is_a_validation_error(api, sync
 
 
 def test_a_reviewed_template_goes_out_as_its_text_on_any_provider(api, owner_alice, staff_oscar, fake_provider):
-    instance = make_instance(owner_alice.account, "support-line")
+    instance = make_instance(owner_alice.account, name="support-line", provider="fake", connected=True)
     approved(owner_alice, staff_oscar, name="order_shipped", body=SHIPPED)
 
     response = send(api, instance="support-line")
@@ -174,7 +175,7 @@ def test_a_reviewed_template_goes_out_as_its_text_on_any_provider(api, owner_ali
 
 
 def test_a_reviewed_template_must_be_approved(api, owner_alice, fake_provider):
-    make_instance(owner_alice.account, "support-line")
+    make_instance(owner_alice.account, name="support-line", provider="fake", connected=True)
     submit(owner_alice, name="order_shipped", body=SHIPPED)
 
     response = send(api, instance="support-line")
@@ -183,7 +184,7 @@ def test_a_reviewed_template_must_be_approved(api, owner_alice, fake_provider):
 
 
 def test_another_account_s_template_cannot_be_sent(api, owner_alice, outsider_charlie, staff_oscar, fake_provider):
-    make_instance(owner_alice.account, "support-line")
+    make_instance(owner_alice.account, name="support-line", provider="fake", connected=True)
     approved(outsider_charlie, staff_oscar, name="order_shipped", body=SHIPPED)
 
     response = send(api, instance="support-line")
@@ -215,7 +216,7 @@ class TestConversationWindow:
         assert response.status_code == 409 and response.json()["error"] == "conversation_window_closed"
 
     def test_other_providers_have_no_window_check(self, api, owner_alice, fake_provider):
-        make_instance(owner_alice.account, "support-line")
+        make_instance(owner_alice.account, name="support-line", provider="fake", connected=True)
         response = api.send(instance_id="support-line", phone=PHONE, message="Hello", message_purpose="support")
         assert response.status_code == 202
 
@@ -282,7 +283,7 @@ def test_the_openapi_document_describes_template_sends(client, db):
 def test_an_approved_template_sent_by_name_skips_the_content_rules_not_the_bulk_ones(
     api, owner_alice, staff_oscar, fake_provider
 ):
-    make_instance(owner_alice.account, "support-line")
+    make_instance(owner_alice.account, name="support-line", provider="fake", connected=True)
     body = "Your offer letter {{1}} is ready: the exclusive free parking deal applies from {{2}}."
     approved(owner_alice, staff_oscar, name="offer_letter", body=body)
 

@@ -7,34 +7,20 @@ import json
 import pytest
 from django.test import Client
 
+from tests.factories import make_instance
 from whatsapp_gateway.apikeys.services import api_key_create
-from whatsapp_gateway.instances.models import Instance, InstanceState
-from whatsapp_gateway.providers import registry
 
 
 @pytest.fixture
-def fake_provider():
-    registry.PROVIDERS["fake"] = "tests.messaging.fakes.FakeProvider"
-    registry.get_provider.cache_clear()
-    provider = registry.get_provider("fake")
-    provider.reset()
-    yield provider
-    provider.reset()
-    registry.get_provider.cache_clear()
-
-
-def make_instance(account, name="support-line", *, state=InstanceState.CONNECTED, provider="fake", **extra) -> Instance:
-    return Instance.objects.create(account=account, name=name, state=state, provider=provider, **extra)
+def alice_fake_instance(owner_alice, fake_provider):
+    """Alice's connected instance on the fake provider (sends are recorded, not made)."""
+    return make_instance(owner_alice.account, name="support-line", provider="fake", connected=True)
 
 
 @pytest.fixture
-def alice_instance(owner_alice, fake_provider):
-    return make_instance(owner_alice.account, "support-line")
-
-
-@pytest.fixture
-def charlie_instance(outsider_charlie, fake_provider):
-    return make_instance(outsider_charlie.account, "charlie-line")
+def charlie_fake_instance(outsider_charlie, fake_provider):
+    """Charlie's connected instance on the fake provider (another account)."""
+    return make_instance(outsider_charlie.account, name="charlie-line", provider="fake", connected=True)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ django.setup()
 
 from whatsapp_gateway.providers import registry  # noqa: E402
 
-registry.PROVIDERS["fake"] = "tests.messaging.fakes.FakeProvider"
+registry.PROVIDERS["fake"] = "tests.fakes.FakeProvider"
 
 
 def setup(daily_limit: int) -> dict:

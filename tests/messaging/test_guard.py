@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from tests.messaging.conftest import make_instance
+from tests.factories import make_instance
 from whatsapp_gateway.contacts.models import Contact, Conversation
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
@@ -45,13 +45,13 @@ def suppress(account, phone=PHONE, *, reason="opted_out", source="keyword", crea
 # --- order ---------------------------------------------------------------------------------------------------------
 
 
-def test_checks_run_in_contract_order(owner_alice, alice_instance):
+def test_checks_run_in_contract_order(owner_alice, alice_fake_instance):
     account = owner_alice.account
     account.is_paused = True
     account.enabled_modules = []
     account.save()
-    alice_instance.state = "disconnected"
-    alice_instance.save()
+    alice_fake_instance.state = "disconnected"
+    alice_fake_instance.save()
     suppress(account)
     broken = {"phone": "1", "purpose": "", "instance": "nope"}
 
@@ -68,7 +68,7 @@ def test_checks_run_in_contract_order(owner_alice, alice_instance):
         ("invalid_instance", lambda: broken.pop("instance")),
         ("module_not_enabled", lambda: save(account, enabled_modules=["api_send"])),
         ("account_paused", lambda: save(account, is_paused=False)),
-        ("instance_not_connected", lambda: save(alice_instance, state="connected")),
+        ("instance_not_connected", lambda: save(alice_fake_instance, state="connected")),
         ("recipient_suppressed", lambda: Suppression.objects.all().delete()),
     ]
     for code, fix in steps:
@@ -77,11 +77,14 @@ def test_checks_run_in_contract_order(owner_alice, alice_instance):
     assert send(account).status == "queued"
 
 
-def test_limits_come_before_velocity_and_velocity_before_risk(owner_alice, alice_instance):
+def test_limits_come_before_velocity_and_velocity_before_risk(owner_alice, alice_fake_instance):
     account = owner_alice.account
     spam = "HUGE SALE! 50% off, limited time offer, buy now: bit.ly/x"
     DailyUsage.objects.create(
-        account=account, instance=alice_instance, day=now().astimezone(dt.UTC).date(), count=account.plan.daily_limit
+        account=account,
+        instance=alice_fake_instance,
+        day=now().astimezone(dt.UTC).date(),
+        count=account.plan.daily_limit,
     )
     account.timezone = "UTC"
     account.save()
@@ -96,31 +99,31 @@ def test_limits_come_before_velocity_and_velocity_before_risk(owner_alice, alice
 # --- suppression -----------------------------------------------------------------------------------------------------
 
 
-def test_it_rejects_suppressed_recipient(owner_alice, alice_instance):
+def test_it_rejects_suppressed_recipient(owner_alice, alice_fake_instance):
     suppress(owner_alice.account)
     exc = blocked_code(owner_alice.account)
     assert (exc.code, exc.status) == ("recipient_suppressed", 403)
     assert Message.objects.get().block_code == "recipient_suppressed"
 
 
-def test_authentication_may_reach_a_keyword_opt_out(owner_alice, alice_instance):
+def test_authentication_may_reach_a_keyword_opt_out(owner_alice, alice_fake_instance):
     suppress(owner_alice.account)
     assert send(owner_alice.account, purpose="authentication", text="Your code is 482913").status == "queued"
 
 
-def test_authentication_never_reaches_a_blocked_number(owner_alice, alice_instance):
+def test_authentication_never_reaches_a_blocked_number(owner_alice, alice_fake_instance):
     suppress(owner_alice.account, reason="blocked", source="manual")
     assert blocked_code(owner_alice.account, purpose="authentication").code == "recipient_suppressed"
 
 
-def test_the_account_can_turn_the_authentication_exception_off(owner_alice, alice_instance):
+def test_the_account_can_turn_the_authentication_exception_off(owner_alice, alice_fake_instance):
     owner_alice.account.allow_authentication_to_opted_out = False
     owner_alice.account.save()
     suppress(owner_alice.account)
     assert blocked_code(owner_alice.account, purpose="authentication").code == "recipient_suppressed"
 
 
-def test_one_opt_out_confirmation_may_follow_a_fresh_keyword_opt_out(owner_alice, alice_instance):
+def test_one_opt_out_confirmation_may_follow_a_fresh_keyword_opt_out(owner_alice, alice_fake_instance):
     suppress(owner_alice.account)
     text = "You will get no more messages. Reply START to subscribe again."
     assert send(owner_alice.account, source="opt_out_confirmation", purpose="operational", text=text).status == "queued"
@@ -128,13 +131,13 @@ def test_one_opt_out_confirmation_may_follow_a_fresh_keyword_opt_out(owner_alice
     assert exc.code == "recipient_suppressed"
 
 
-def test_an_old_opt_out_gets_no_confirmation(owner_alice, alice_instance):
+def test_an_old_opt_out_gets_no_confirmation(owner_alice, alice_fake_instance):
     suppress(owner_alice.account, created_at=now() - dt.timedelta(minutes=6))
     exc = blocked_code(owner_alice.account, source="opt_out_confirmation", purpose="operational")
     assert exc.code == "recipient_suppressed"
 
 
-def test_suppression_matches_aliases_of_the_contact(owner_alice, alice_instance):
+def test_suppression_matches_aliases_of_the_contact(owner_alice, alice_fake_instance):
     contact = Contact.objects.create(account=owner_alice.account, phone_e164=PHONE)
     contact.identities.create(account=owner_alice.account, wa_id="1234567@lid")
     suppress(owner_alice.account, phone="1234567@lid")
@@ -144,15 +147,15 @@ def test_suppression_matches_aliases_of_the_contact(owner_alice, alice_instance)
 # --- plan limits -----------------------------------------------------------------------------------------------------
 
 
-def test_daily_limit_counts_in_the_account_timezone(owner_alice, alice_instance):
+def test_daily_limit_counts_in_the_account_timezone(owner_alice, alice_fake_instance):
     account = owner_alice.account
     account.timezone = "Asia/Riyadh"  # UTC+3
     account.save()
     # 22:30 UTC on the 1st is 01:30 on the 2nd in Riyadh: yesterday's (local) usage does not count.
     with time_machine.travel(dt.datetime(2026, 3, 1, 22, 30, tzinfo=dt.UTC), tick=False):
-        DailyUsage.objects.create(account=account, instance=alice_instance, day=dt.date(2026, 3, 1), count=100000)
+        DailyUsage.objects.create(account=account, instance=alice_fake_instance, day=dt.date(2026, 3, 1), count=100000)
         DailyUsage.objects.create(
-            account=account, instance=alice_instance, day=dt.date(2026, 3, 2), count=account.plan.daily_limit
+            account=account, instance=alice_fake_instance, day=dt.date(2026, 3, 2), count=account.plan.daily_limit
         )
         exc = blocked_code(account)
     assert exc.code == "daily_limit_reached" and exc.status == 429
@@ -161,13 +164,13 @@ def test_daily_limit_counts_in_the_account_timezone(owner_alice, alice_instance)
     assert exc.headers["Retry-After"] == str(int(dt.timedelta(hours=22, minutes=30).total_seconds()))
 
 
-def test_monthly_limit(owner_alice, alice_instance):
+def test_monthly_limit(owner_alice, alice_fake_instance):
     account = owner_alice.account
     account.timezone = "UTC"
     account.save()
     with time_machine.travel(dt.datetime(2026, 3, 20, 12, 0, tzinfo=dt.UTC), tick=False):
         DailyUsage.objects.create(
-            account=account, instance=alice_instance, day=dt.date(2026, 3, 5), count=account.plan.monthly_limit
+            account=account, instance=alice_fake_instance, day=dt.date(2026, 3, 5), count=account.plan.monthly_limit
         )
         exc = blocked_code(account)
     assert exc.code == "monthly_limit_reached"
@@ -175,7 +178,7 @@ def test_monthly_limit(owner_alice, alice_instance):
     assert int(exc.headers["Retry-After"]) == int(dt.timedelta(days=11, hours=12).total_seconds())
 
 
-def test_dry_runs_and_blocked_requests_do_not_count(owner_alice, alice_instance):
+def test_dry_runs_and_blocked_requests_do_not_count(owner_alice, alice_fake_instance):
     account = owner_alice.account
     send(account, dry_run=True)
     with pytest.raises(errors.GatewayError):
@@ -188,7 +191,7 @@ def test_dry_runs_and_blocked_requests_do_not_count(owner_alice, alice_instance)
 # --- velocity ---------------------------------------------------------------------------------------------------------
 
 
-def test_instance_per_minute_limit_with_retry_after_and_ratelimit_headers(owner_alice, alice_instance):
+def test_instance_per_minute_limit_with_retry_after_and_ratelimit_headers(owner_alice, alice_fake_instance):
     start = now()
     with time_machine.travel(start, tick=False):
         for i in range(policy.INSTANCE_PER_MINUTE):
@@ -203,7 +206,7 @@ def test_instance_per_minute_limit_with_retry_after_and_ratelimit_headers(owner_
         assert send(owner_alice.account, phone="+966501299999").status == "queued"
 
 
-def test_instance_per_hour_limit(owner_alice, alice_instance):
+def test_instance_per_hour_limit(owner_alice, alice_fake_instance):
     start = now()
     for i in range(policy.INSTANCE_PER_HOUR):
         with time_machine.travel(start + dt.timedelta(seconds=4 * i), tick=False):
@@ -213,7 +216,7 @@ def test_instance_per_hour_limit(owner_alice, alice_instance):
     assert exc.details["reasons"] == ["instance_per_hour"]
 
 
-def test_recipient_limits_and_duplicates(owner_alice, alice_instance):
+def test_recipient_limits_and_duplicates(owner_alice, alice_fake_instance):
     account = owner_alice.account
     start = now()
     with time_machine.travel(start, tick=False):
@@ -232,7 +235,9 @@ def test_recipient_limits_and_duplicates(owner_alice, alice_instance):
 
 
 def test_warm_up_caps_a_newly_paired_number(owner_alice, fake_provider):
-    instance = make_instance(owner_alice.account, "new-line", paired_at=now() - dt.timedelta(hours=5))
+    instance = make_instance(
+        owner_alice.account, name="new-line", provider="fake", connected=True, paired_at=now() - dt.timedelta(hours=5)
+    )
     account = owner_alice.account
     account.timezone = "UTC"
     account.save()
@@ -248,7 +253,7 @@ def test_warm_up_caps_a_newly_paired_number(owner_alice, fake_provider):
 # --- risk ---------------------------------------------------------------------------------------------------------------
 
 
-def test_marketing_text_is_blocked_with_named_reasons(owner_alice, alice_instance):
+def test_marketing_text_is_blocked_with_named_reasons(owner_alice, alice_fake_instance):
     exc = blocked_code(owner_alice.account, text="HUGE SALE! 50% off, limited time offer, buy now: bit.ly/x")
     assert exc.code == "policy_violation" and exc.status == 403
     assert exc.details["action"] == "block" and exc.details["risk_score"] >= policy.RISK_BLOCK_THRESHOLD
@@ -260,7 +265,7 @@ def test_marketing_text_is_blocked_with_named_reasons(owner_alice, alice_instanc
     assert Message.objects.get().category == "marketing"
 
 
-def test_promotion_declared_transactional_is_blocked_in_any_supported_language(owner_alice, alice_instance):
+def test_promotion_declared_transactional_is_blocked_in_any_supported_language(owner_alice, alice_fake_instance):
     account = owner_alice.account
     texts = [
         "Thanks for your order #5521! Use code BACK15 for 15% off your next purchase.",
@@ -272,7 +277,7 @@ def test_promotion_declared_transactional_is_blocked_in_any_supported_language(o
         assert exc.code == "policy_violation" and exc.details["reasons"], text
 
 
-def test_doubtful_text_is_sent_and_recorded_for_review(owner_alice, alice_instance, monkeypatch):
+def test_doubtful_text_is_sent_and_recorded_for_review(owner_alice, alice_fake_instance, monkeypatch):
     doubtful = content.ContentAssessment(
         verdict=classifier.Verdict("marketing", 0.6, 0.6, 65, ["announcement: new product ('new')"], [], "test"),
         score=65,
@@ -285,7 +290,7 @@ def test_doubtful_text_is_sent_and_recorded_for_review(owner_alice, alice_instan
     assert event.action == "review" and event.message.public_id == outcome.message_id
 
 
-def test_plain_support_text_scores_low_with_no_reasons(owner_alice, alice_instance):
+def test_plain_support_text_scores_low_with_no_reasons(owner_alice, alice_fake_instance):
     outcome = send(
         owner_alice.account, text="Hi Sara, your ticket #88 was resolved. Reply here if anything is unclear."
     )
@@ -294,7 +299,7 @@ def test_plain_support_text_scores_low_with_no_reasons(owner_alice, alice_instan
     assert not PolicyEvent.objects.exists()
 
 
-def test_words_that_only_look_promotional_pass(owner_alice, alice_instance):
+def test_words_that_only_look_promotional_pass(owner_alice, alice_fake_instance):
     for i, text in enumerate(
         [
             "You are unsubscribed; reply START to undo.",
@@ -307,14 +312,14 @@ def test_words_that_only_look_promotional_pass(owner_alice, alice_instance):
         assert outcome.risk_score < policy.RISK_BLOCK_THRESHOLD, (text, outcome.reasons)
 
 
-def test_authentication_purpose_does_not_shield_a_promotion(owner_alice, alice_instance):
+def test_authentication_purpose_does_not_shield_a_promotion(owner_alice, alice_fake_instance):
     exc = blocked_code(
         owner_alice.account, text="Flash sale! 40% off all shoes today only, shop now", purpose="authentication"
     )
     assert exc.code == "policy_violation"
 
 
-def test_identical_text_to_many_recipients_and_cold_recipients_add_up(owner_alice, alice_instance):
+def test_identical_text_to_many_recipients_and_cold_recipients_add_up(owner_alice, alice_fake_instance):
     account = owner_alice.account
     text = "Reminder: the clinic is closed on Friday."
     start = now()
@@ -329,20 +334,22 @@ def test_identical_text_to_many_recipients_and_cold_recipients_add_up(owner_alic
     assert bulk_points <= outcome.risk_score < bulk_points + policy.RISK_REVIEW_THRESHOLD
 
 
-def test_recipients_who_wrote_first_do_not_count_as_cold(owner_alice, alice_instance):
+def test_recipients_who_wrote_first_do_not_count_as_cold(owner_alice, alice_fake_instance):
     account = owner_alice.account
     start = now()
     for i in range(policy.RISK_NEVER_WROTE_MIN_RECIPIENTS + 1):
         phone = f"+9665012300{i:02d}"
         contact = Contact.objects.create(account=account, phone_e164=phone)
-        Conversation.objects.create(account=account, instance=alice_instance, contact=contact, last_inbound_at=start)
+        Conversation.objects.create(
+            account=account, instance=alice_fake_instance, contact=contact, last_inbound_at=start
+        )
         with time_machine.travel(start + dt.timedelta(minutes=4 * i), tick=False):
             outcome = send(account, phone=phone, text=f"Your ticket {i} is resolved.")
     assert outcome.risk_score < policy.RISK_REVIEW_THRESHOLD
     assert not [r for r in outcome.reasons if r.startswith("bulk: ")]
 
 
-def test_portal_test_sends_and_opt_out_confirmations_need_no_module(owner_alice, alice_instance):
+def test_portal_test_sends_and_opt_out_confirmations_need_no_module(owner_alice, alice_fake_instance):
     account = owner_alice.account
     account.enabled_modules = []
     account.save()
@@ -360,7 +367,7 @@ def test_the_responsible_messaging_page_shows_the_numbers_the_guard_uses(client)
     assert f"up\nto {policy.SEND_MAX_ATTEMPTS} times" in page or f"to {policy.SEND_MAX_ATTEMPTS} times" in page
 
 
-def test_dry_runs_record_no_policy_event(owner_alice, alice_instance):
+def test_dry_runs_record_no_policy_event(owner_alice, alice_fake_instance):
     with pytest.raises(errors.PolicyViolation):
         send(owner_alice.account, text="Our exclusive offer: 20% off your next visit, book now!", dry_run=True)
     assert not PolicyEvent.objects.exists()

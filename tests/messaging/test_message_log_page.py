@@ -30,7 +30,7 @@ def send(account, **kw):
 
 
 @pytest.fixture
-def log(owner_alice, alice_instance):
+def log(owner_alice, alice_fake_instance):
     account = owner_alice.account
     send(account)
     send(account, phone="+966501234599", purpose="marketing")
@@ -68,8 +68,8 @@ def test_it_filters(alice_client, log, query, count):
     assert rows(alice_client.get(f"/messages?{query}")) == count
 
 
-def test_it_filters_by_instance(alice_client, log, alice_instance):
-    assert rows(alice_client.get(f"/messages?instance={alice_instance.public_id}")) == 3
+def test_it_filters_by_instance(alice_client, log, alice_fake_instance):
+    assert rows(alice_client.get(f"/messages?instance={alice_fake_instance.public_id}")) == 3
 
 
 def test_admins_can_reveal_numbers_and_it_is_audited(alice_client, log):
@@ -96,7 +96,7 @@ def test_reveal_refuses_other_hosts_and_unknown_areas(alice_client, log):
     assert alice_client.get("/reveal-numbers").status_code == 405
 
 
-def test_detail_shows_guard_decision_reasons_and_history(alice_client, owner_alice, alice_instance, monkeypatch):
+def test_detail_shows_guard_decision_reasons_and_history(alice_client, owner_alice, alice_fake_instance, monkeypatch):
     doubtful = content.ContentAssessment(
         verdict=classifier.Verdict("marketing", 0.6, 0.6, 65, [], [], "test"),
         score=65,
@@ -110,7 +110,7 @@ def test_detail_shows_guard_decision_reasons_and_history(alice_client, owner_ali
     assert 'data-testid="history"' in page and "queued" in page
 
 
-def test_a_blocked_message_offers_a_review_request(alice_client, owner_alice, alice_instance):
+def test_a_blocked_message_offers_a_review_request(alice_client, owner_alice, alice_fake_instance):
     assert (
         send(owner_alice.account, text="Flash sale! 40% off everything today only with code FLASH40, shop now") is None
     )
@@ -130,8 +130,8 @@ def test_another_accounts_message_is_404(charlie_client, log):
     assert_other_account_gets_404(charlie_client, f"/messages/{log.first().public_id}")
 
 
-def test_the_logs_tab_lists_the_instances_messages(alice_client, log, alice_instance):
-    response = alice_client.get(f"/instances/{alice_instance.public_id}/manage?tab=logs")
+def test_the_logs_tab_lists_the_instances_messages(alice_client, log, alice_fake_instance):
+    response = alice_client.get(f"/instances/{alice_fake_instance.public_id}/manage?tab=logs")
     assert response.status_code == 200 and rows(response) == 3
 
 

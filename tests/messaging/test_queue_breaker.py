@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.test import Client
 
-from tests.messaging.fakes import retryable
+from tests.fakes import retryable
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import policy, queue
@@ -62,16 +62,16 @@ def one_failing_recipient(fake_provider, monkeypatch):
     return fake_provider
 
 
-def test_a_failing_recipient_does_not_hold_nine_healthy_ones(owner_alice, alice_instance, one_failing_recipient):
+def test_a_failing_recipient_does_not_hold_nine_healthy_ones(owner_alice, alice_fake_instance, one_failing_recipient):
     start = now()
-    stuck = _queue(owner_alice.account, alice_instance, FAILING, "To the failing number, first.")
+    stuck = _queue(owner_alice.account, alice_fake_instance, FAILING, "To the failing number, first.")
     healthy = [
-        _queue(owner_alice.account, alice_instance, f"+9665012345{n:02d}", f"Order {n} has shipped.")
+        _queue(owner_alice.account, alice_fake_instance, f"+9665012345{n:02d}", f"Order {n} has shipped.")
         for n in range(1, 10)
     ]
-    later_to_failing = _queue(owner_alice.account, alice_instance, FAILING, "To the failing number, second.")
+    later_to_failing = _queue(owner_alice.account, alice_fake_instance, FAILING, "To the failing number, second.")
 
-    sent_at = _drive(alice_instance, start=start, seconds=16 * 60)
+    sent_at = _drive(alice_fake_instance, start=start, seconds=16 * 60)
 
     # Each healthy message went within its normal pacing: one gap per message before it, the failing message's
     # tries taking their slots too (its first try and the retries due meanwhile) — not behind the failing
@@ -90,7 +90,7 @@ def test_a_failing_recipient_does_not_hold_nine_healthy_ones(owner_alice, alice_
     assert tries[: policy.SEND_MAX_ATTEMPTS] == [stuck.text] * policy.SEND_MAX_ATTEMPTS
     assert later_to_failing.text in tries[policy.SEND_MAX_ATTEMPTS :]
     # One recipient failing is not the provider failing: the queue never paused.
-    lane = SendLane.objects.get(instance=alice_instance)
+    lane = SendLane.objects.get(instance=alice_fake_instance)
     assert lane.pause_code == "" and lane.probes == 0
     assert sorted(m.text for m in Message.objects.filter(status=MessageStatus.SENT)) == sorted(m.text for m in healthy)
     healthy_sends = [s["text"] for s in one_failing_recipient.sent if not s.get("failed")]
@@ -98,16 +98,17 @@ def test_a_failing_recipient_does_not_hold_nine_healthy_ones(owner_alice, alice_
 
 
 def test_a_failing_provider_pauses_the_queue_probes_and_resumes(
-    owner_alice, alice_instance, fake_provider, monkeypatch
+    owner_alice, alice_fake_instance, fake_provider, monkeypatch
 ):
     start = now()
     messages = [
-        _queue(owner_alice.account, alice_instance, f"+9665012345{n:02d}", f"Order {n} has shipped.") for n in range(6)
+        _queue(owner_alice.account, alice_fake_instance, f"+9665012345{n:02d}", f"Order {n} has shipped.")
+        for n in range(6)
     ]
     fake_provider.script.extend([retryable("provider is down")] * (policy.BREAKER_FAILURES + 1))
 
-    sent_at = _drive(alice_instance, start=start, seconds=20)
-    lane = SendLane.objects.get(instance=alice_instance)
+    sent_at = _drive(alice_fake_instance, start=start, seconds=20)
+    lane = SendLane.objects.get(instance=alice_fake_instance)
     assert lane.pause_code == LanePause.PROVIDER_FAILING
     assert "failed in a row" in lane.pause_reason and "provider_unavailable" in lane.pause_reason
     assert len(fake_provider.sent) == policy.BREAKER_FAILURES and sent_at == {}
@@ -116,9 +117,9 @@ def test_a_failing_provider_pauses_the_queue_probes_and_resumes(
 
     # Paused: nothing goes before the probe; the first probe fails, the queue stays paused with a longer delay.
     with time_machine.travel(probe_at - dt.timedelta(seconds=1), tick=False):
-        assert queue.lane_run(instance_id=alice_instance.pk) == "paused"
+        assert queue.lane_run(instance_id=alice_fake_instance.pk) == "paused"
     with time_machine.travel(probe_at, tick=False):
-        assert queue.lane_run(instance_id=alice_instance.pk) == "probe_failed"
+        assert queue.lane_run(instance_id=alice_fake_instance.pk) == "probe_failed"
     lane.refresh_from_db()
     assert lane.pause_code == LanePause.PROVIDER_FAILING and lane.probes == 1
     assert lane.probe_at == probe_at + dt.timedelta(seconds=policy.BREAKER_PROBE_DELAYS_SECONDS[1])
@@ -127,7 +128,7 @@ def test_a_failing_provider_pauses_the_queue_probes_and_resumes(
     assert "probe failed" in first.history[-1]["note"]
 
     # The provider answers again: the next probe succeeds, the queue resumes, everything goes once, in order.
-    sent_at = _drive(alice_instance, start=lane.probe_at, seconds=60)
+    sent_at = _drive(alice_fake_instance, start=lane.probe_at, seconds=60)
     lane.refresh_from_db()
     assert lane.pause_code == "" and lane.probes == 0 and lane.failure_streak == []
     assert sorted(sent_at, key=sent_at.get) == [m.text for m in messages]
@@ -135,43 +136,44 @@ def test_a_failing_provider_pauses_the_queue_probes_and_resumes(
     assert accepted == [m.text for m in messages]
 
 
-def test_the_provider_saying_the_session_is_down_pauses_at_once(owner_alice, alice_instance, fake_provider):
-    _queue(owner_alice.account, alice_instance, "+966501234501", "Order 1 has shipped.")
-    _queue(owner_alice.account, alice_instance, "+966501234502", "Order 2 has shipped.")
+def test_the_provider_saying_the_session_is_down_pauses_at_once(owner_alice, alice_fake_instance, fake_provider):
+    _queue(owner_alice.account, alice_fake_instance, "+966501234501", "Order 1 has shipped.")
+    _queue(owner_alice.account, alice_fake_instance, "+966501234502", "Order 2 has shipped.")
     fake_provider.script.append(ProviderError("session STOPPED", permanent=False, code="instance_not_connected"))
-    assert queue.lane_run(instance_id=alice_instance.pk) == "retry"
-    lane = SendLane.objects.get(instance=alice_instance)
+    assert queue.lane_run(instance_id=alice_fake_instance.pk) == "retry"
+    lane = SendLane.objects.get(instance=alice_fake_instance)
     assert lane.pause_code == LanePause.PROVIDER_FAILING and "session is down" in lane.pause_reason
 
 
 def test_a_disconnected_instance_pauses_its_queue_and_resumes_when_connected(
-    owner_alice, alice_instance, fake_provider
+    owner_alice, alice_fake_instance, fake_provider
 ):
-    message = _queue(owner_alice.account, alice_instance, "+966501234501", "Order 1 has shipped.")
-    alice_instance.state = InstanceState.DISCONNECTED
-    alice_instance.save(update_fields=["state"])
-    assert queue.lane_run(instance_id=alice_instance.pk) == "unavailable"
-    lane = SendLane.objects.get(instance=alice_instance)
+    message = _queue(owner_alice.account, alice_fake_instance, "+966501234501", "Order 1 has shipped.")
+    alice_fake_instance.state = InstanceState.DISCONNECTED
+    alice_fake_instance.save(update_fields=["state"])
+    assert queue.lane_run(instance_id=alice_fake_instance.pk) == "unavailable"
+    lane = SendLane.objects.get(instance=alice_fake_instance)
     assert lane.pause_code == LanePause.INSTANCE_DISCONNECTED and "disconnected" in lane.pause_reason
-    alice_instance.state = InstanceState.CONNECTED
-    alice_instance.save(update_fields=["state"])
-    assert queue.lane_run(instance_id=alice_instance.pk) == "sent"
+    alice_fake_instance.state = InstanceState.CONNECTED
+    alice_fake_instance.save(update_fields=["state"])
+    assert queue.lane_run(instance_id=alice_fake_instance.pk) == "sent"
     lane.refresh_from_db()
     message.refresh_from_db()
     assert lane.pause_code == "" and message.status == MessageStatus.SENT
 
 
-def test_the_pause_shows_in_the_portal_and_in_metrics(owner_alice, alice_instance, fake_provider, settings):
+def test_the_pause_shows_in_the_portal_and_in_metrics(owner_alice, alice_fake_instance, fake_provider, settings):
     settings.METRICS_TOKEN = "scrape-token-123"
     messages = [
-        _queue(owner_alice.account, alice_instance, f"+9665012345{n:02d}", f"Order {n} has shipped.") for n in range(4)
+        _queue(owner_alice.account, alice_fake_instance, f"+9665012345{n:02d}", f"Order {n} has shipped.")
+        for n in range(4)
     ]
     fake_provider.script.extend([retryable("provider is down")] * policy.BREAKER_FAILURES)
-    _drive(alice_instance, start=now(), seconds=20)
+    _drive(alice_fake_instance, start=now(), seconds=20)
     client = Client()
     client.force_login(owner_alice.user)
 
-    page = client.get(f"/instances/{alice_instance.public_id}/manage?tab=logs").content.decode()
+    page = client.get(f"/instances/{alice_fake_instance.public_id}/manage?tab=logs").content.decode()
     assert 'data-testid="queue-status"' in page and "Send queue paused" in page
     assert "The provider is failing" in page and "Next probe" in page
 
@@ -184,12 +186,12 @@ def test_the_pause_shows_in_the_portal_and_in_metrics(owner_alice, alice_instanc
 
 
 def test_the_detail_page_says_a_message_waits_for_its_retry_or_for_the_same_recipient(
-    owner_alice, alice_instance, fake_provider
+    owner_alice, alice_fake_instance, fake_provider
 ):
-    first = _queue(owner_alice.account, alice_instance, "+966501234501", "Order 1 has shipped.")
-    second = _queue(owner_alice.account, alice_instance, "+966501234501", "Order 1: the courier is on the way.")
+    first = _queue(owner_alice.account, alice_fake_instance, "+966501234501", "Order 1 has shipped.")
+    second = _queue(owner_alice.account, alice_fake_instance, "+966501234501", "Order 1: the courier is on the way.")
     fake_provider.script.append(retryable())
-    assert queue.lane_run(instance_id=alice_instance.pk) == "retry"
+    assert queue.lane_run(instance_id=alice_fake_instance.pk) == "retry"
     client = Client()
     client.force_login(owner_alice.user)
     detail = client.get(f"/messages/{first.public_id}").content.decode()

@@ -54,7 +54,7 @@ def _counted(alice_api, **fields) -> tuple[object, list[str]]:
     return response, statements(captured.captured_queries)
 
 
-def test_an_accepted_send_runs_a_fixed_number_of_queries(alice_api, alice_instance):
+def test_an_accepted_send_runs_a_fixed_number_of_queries(alice_api, alice_fake_instance):
     response, sql = _counted(alice_api, phone="+966501230001", message="Second")
     assert response.status_code == 202, response.content
     assert len(sql) == ACCEPTED_SEND_QUERIES, "\n".join(sql)
@@ -62,23 +62,23 @@ def test_an_accepted_send_runs_a_fixed_number_of_queries(alice_api, alice_instan
     assert Message.objects.filter(public_id=response.json()["message_id"]).exists()
 
 
-def test_a_dry_run_runs_a_fixed_number_of_queries(alice_api, alice_instance):
+def test_a_dry_run_runs_a_fixed_number_of_queries(alice_api, alice_fake_instance):
     response, sql = _counted(alice_api, phone="+966501230001", message="Second", dry_run=True)
     assert response.status_code == 200, response.content
     assert len(sql) == DRY_RUN_QUERIES, "\n".join(sql)
-    assert Message.objects.filter(account=alice_instance.account, status="validated").count() == 1
+    assert Message.objects.filter(account=alice_fake_instance.account, status="validated").count() == 1
 
 
-def test_a_blocked_send_runs_a_fixed_number_of_queries(alice_api, alice_instance):
-    suppression_add(account=alice_instance.account, phone_e164="+966501230001", reason="blocked")
+def test_a_blocked_send_runs_a_fixed_number_of_queries(alice_api, alice_fake_instance):
+    suppression_add(account=alice_fake_instance.account, phone_e164="+966501230001", reason="blocked")
     response, sql = _counted(alice_api, phone="+966501230001", message="Second")
     assert response.status_code == 403 and response.json()["error"] == "recipient_suppressed", response.content
     assert len(sql) == BLOCKED_SEND_QUERIES, "\n".join(sql)
-    assert Message.objects.filter(account=alice_instance.account, status="blocked").count() == 1
+    assert Message.objects.filter(account=alice_fake_instance.account, status="blocked").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_whole_accepted_send_in_round_trips_and_statements(alice_api, alice_instance, monkeypatch):
+def test_the_whole_accepted_send_in_round_trips_and_statements(alice_api, alice_fake_instance, monkeypatch):
     """Outside a test transaction: BEGIN, the commit and, on PostgreSQL, the wait for durability and the lane's
     state read after the commit. PostgreSQL: guard reads · BEGIN · [log number; usage] · [INSERT; SET LOCAL
     synchronous_commit; COMMIT; flush wait + lane state]. SQLite: the same statements one by one, and the usage
@@ -98,7 +98,7 @@ def test_the_whole_accepted_send_in_round_trips_and_statements(alice_api, alice_
     assert Message.objects.get(public_id=response.json()["message_id"]).status == "queued"
 
 
-def test_the_key_last_used_time_is_written_at_most_once_a_minute(alice_api, alice_instance):
+def test_the_key_last_used_time_is_written_at_most_once_a_minute(alice_api, alice_fake_instance):
     with CaptureQueriesContext(connection) as first:
         alice_api.send(body(phone="+966501230000", message="First"))
     with CaptureQueriesContext(connection) as second:
@@ -108,33 +108,33 @@ def test_the_key_last_used_time_is_written_at_most_once_a_minute(alice_api, alic
     assert not [sql for sql in statements(second.captured_queries) if "apikeys_apikey" in sql and "UPDATE" in sql]
 
 
-def test_waking_a_busy_lane_costs_one_query_and_enqueues_nothing(owner_alice, alice_instance, monkeypatch):
+def test_waking_a_busy_lane_costs_one_query_and_enqueues_nothing(owner_alice, alice_fake_instance, monkeypatch):
     enqueued = []
     monkeypatch.setattr(queue, "_enqueue", lambda instance_id, delay=0: enqueued.append(instance_id))
-    queue.lane_wake(instance_id=alice_instance.pk)  # no lane yet: created already woken, one job
-    assert enqueued == [alice_instance.pk]
-    assert SendLane.objects.get(instance=alice_instance).wakeup_at is not None
+    queue.lane_wake(instance_id=alice_fake_instance.pk)  # no lane yet: created already woken, one job
+    assert enqueued == [alice_fake_instance.pk]
+    assert SendLane.objects.get(instance=alice_fake_instance).wakeup_at is not None
     with CaptureQueriesContext(connection) as captured:
         for _ in range(5):
-            queue.lane_wake(instance_id=alice_instance.pk)  # a burst of sends: the job is already coming
-    assert enqueued == [alice_instance.pk]
+            queue.lane_wake(instance_id=alice_fake_instance.pk)  # a burst of sends: the job is already coming
+    assert enqueued == [alice_fake_instance.pk]
     assert len(statements(captured.captured_queries)) == 5
 
 
-def test_an_idle_lane_is_woken_once(owner_alice, alice_instance, monkeypatch):
+def test_an_idle_lane_is_woken_once(owner_alice, alice_fake_instance, monkeypatch):
     enqueued = []
     monkeypatch.setattr(queue, "_enqueue", lambda instance_id, delay=0: enqueued.append(instance_id))
-    SendLane.objects.create(instance=alice_instance)
-    queue.lane_wake(instance_id=alice_instance.pk)
-    queue.lane_wake(instance_id=alice_instance.pk)
-    assert enqueued == [alice_instance.pk]
+    SendLane.objects.create(instance=alice_fake_instance)
+    queue.lane_wake(instance_id=alice_fake_instance.pk)
+    queue.lane_wake(instance_id=alice_fake_instance.pk)
+    assert enqueued == [alice_fake_instance.pk]
     # The job clears the wake-up when it runs; the next send wakes the lane again.
-    SendLane.objects.filter(instance=alice_instance).update(wakeup_at=None)
-    queue.lane_wake(instance_id=alice_instance.pk)
-    assert enqueued == [alice_instance.pk, alice_instance.pk]
+    SendLane.objects.filter(instance=alice_fake_instance).update(wakeup_at=None)
+    queue.lane_wake(instance_id=alice_fake_instance.pk)
+    assert enqueued == [alice_fake_instance.pk, alice_fake_instance.pk]
 
 
-def test_the_prepared_message_insert_stores_what_save_would(alice_api, alice_instance, monkeypatch):
+def test_the_prepared_message_insert_stores_what_save_would(alice_api, alice_fake_instance, monkeypatch):
     """The send path writes its message row with a prepared INSERT (``_message_insert``): every field read back
     from the database equals the object the request built (JSON, dates, booleans, foreign keys, defaults)."""
     from whatsapp_gateway.messaging import services
@@ -159,17 +159,17 @@ def test_the_prepared_message_insert_stores_what_save_would(alice_api, alice_ins
     assert built[1].block_details == {"field": "message_purpose"} and built[0].public_id.startswith("msg_")
 
 
-def test_the_prepared_instance_lookup_loads_what_the_orm_would(alice_api, alice_instance):
+def test_the_prepared_instance_lookup_loads_what_the_orm_would(alice_api, alice_fake_instance):
     """``check_instance`` reads the instance with a prepared statement (``lib.prepared``): the fields it loads equal
     the ORM's, whatever order ``INSTANCE_FIELDS`` lists them in."""
     from whatsapp_gateway.lib import clock
     from whatsapp_gateway.messaging.guard.checks import INSTANCE_FIELDS, check_instance
     from whatsapp_gateway.messaging.guard.context import GuardContext
 
-    type(alice_instance).objects.filter(pk=alice_instance.pk).update(paired_at=clock.now(), is_paused=False)
-    for ref in (alice_instance.name, alice_instance.public_id):
+    type(alice_fake_instance).objects.filter(pk=alice_fake_instance.pk).update(paired_at=clock.now(), is_paused=False)
+    for ref in (alice_fake_instance.name, alice_fake_instance.public_id):
         ctx = GuardContext(
-            account=alice_instance.account,
+            account=alice_fake_instance.account,
             source="api",
             now=clock.now(),
             raw_instance_ref=ref,
@@ -178,6 +178,6 @@ def test_the_prepared_instance_lookup_loads_what_the_orm_would(alice_api, alice_
             raw_purpose="support",
         )
         assert check_instance(ctx) is None
-        expected = type(alice_instance).objects.get(pk=alice_instance.pk)
+        expected = type(alice_fake_instance).objects.get(pk=alice_fake_instance.pk)
         for name in INSTANCE_FIELDS:
             assert getattr(ctx.instance, name) == getattr(expected, name), name

@@ -5,9 +5,8 @@ import pytest
 from tests.factories import make_operator
 from tests.messaging.conftest import (  # noqa: F401  (fixtures reused here)
     alice_api,
-    alice_instance,
+    alice_fake_instance,
     alice_key,
-    fake_provider,
 )
 
 

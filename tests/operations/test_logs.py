@@ -101,14 +101,14 @@ def test_the_access_log_names_the_route_pattern_request_id_and_account(alice_cli
     assert body["account_id"].startswith("acc_")
 
 
-def test_a_background_job_logs_its_instance_and_account(owner_alice, alice_instance, fake_provider, monkeypatch):
+def test_a_background_job_logs_its_instance_and_account(owner_alice, alice_fake_instance, fake_provider, monkeypatch):
     """A provider error inside a worker's send job names the job, the instance and the account (not a phone)."""
     from whatsapp_gateway.messaging import queue
     from whatsapp_gateway.messaging.services import send_message
 
     send_message(
         account=owner_alice.account,
-        instance_ref=alice_instance,
+        instance_ref=alice_fake_instance,
         phone="+966501234567",
         text="Your order has shipped.",
         purpose="transactional",
@@ -125,35 +125,38 @@ def test_a_background_job_logs_its_instance_and_account(owner_alice, alice_insta
     logger = logging.getLogger("whatsapp_gateway.messaging.queue")
     logger.addHandler(handler)
     try:
-        queue.lane_wake(instance_id=alice_instance.pk)  # the job runs inline here (Huey immediate mode in tests)
+        queue.lane_wake(instance_id=alice_fake_instance.pk)  # the job runs inline here (Huey immediate mode in tests)
     finally:
         logger.removeHandler(handler)
     body = json.loads(next(line for line in lines if "raised while sending" in line))
     assert body["job"] == "send_lane_run" and body["job_id"]
-    assert body["instance_id"] == alice_instance.public_id
+    assert body["instance_id"] == alice_fake_instance.public_id
     assert body["account_id"] == owner_alice.account.public_id
     assert "+966501234567" not in json.dumps(body)
 
 
-def test_a_webhook_delivery_job_logs_its_endpoint_instance_and_account(owner_alice, alice_instance, settings):
+def test_a_webhook_delivery_job_logs_its_endpoint_instance_and_account(owner_alice, alice_fake_instance, settings):
     from whatsapp_gateway.operations.tasks_hooks import _subject_fields
     from whatsapp_gateway.webhooks.endpoints import endpoint_create
 
     settings.GATEWAY_ALLOW_PRIVATE_WEBHOOKS = True
     endpoint, _ = endpoint_create(
-        account=owner_alice.account, instance=alice_instance, url="http://127.0.0.1:9/hook", events=["message.sent"]
+        account=owner_alice.account,
+        instance=alice_fake_instance,
+        url="http://127.0.0.1:9/hook",
+        events=["message.sent"],
     )
     job = type("webhook_deliver", (), {"name": "webhook_deliver", "data": ((endpoint.pk,), {})})()
     assert _subject_fields(job) == {
         "account_id": owner_alice.account.public_id,
-        "instance_id": alice_instance.public_id,
+        "instance_id": alice_fake_instance.public_id,
         "endpoint_id": endpoint.public_id,
     }
     gone = type("webhook_deliver", (), {"name": "webhook_deliver", "data": ((10**9,), {})})()
     assert _subject_fields(gone) == {}
 
 
-def test_the_send_api_access_line_names_the_instance_from_the_body(alice_api, alice_instance, owner_alice):
+def test_the_send_api_access_line_names_the_instance_from_the_body(alice_api, alice_fake_instance, owner_alice):
     from tests.messaging.conftest import body
 
     lines: list[str] = []
@@ -171,6 +174,6 @@ def test_the_send_api_access_line_names_the_instance_from_the_body(alice_api, al
     first, second, third = (json.loads(line) for line in lines[-3:])
     for line in (first, second):
         assert line["route"] == "/api/send-message"
-        assert line["instance_id"] == alice_instance.public_id
+        assert line["instance_id"] == alice_fake_instance.public_id
         assert line["account_id"] == owner_alice.account.public_id
     assert "instance_id" not in third  # an id that resolved to nothing is not echoed into the logs

@@ -26,7 +26,7 @@ def _queue_one(account, instance, text="Your order has shipped."):
     return Message.objects.get(public_id=outcome.message_id)
 
 
-def test_the_api_refuses_every_send_while_the_kill_switch_is_off(alice_api, alice_instance, owner_alice):
+def test_the_api_refuses_every_send_while_the_kill_switch_is_off(alice_api, alice_fake_instance, owner_alice):
     sending_set_enabled(enabled=False, reason="provider incident")
     response = alice_api.send(body())
     assert response.status_code == 503
@@ -34,34 +34,36 @@ def test_the_api_refuses_every_send_while_the_kill_switch_is_off(alice_api, alic
     assert response["Retry-After"] == "300"
     logged = Message.objects.get(account=owner_alice.account)
     assert logged.status == MessageStatus.BLOCKED and logged.block_code == "sending_disabled"
-    assert fake_sent_nothing(alice_instance)
+    assert fake_sent_nothing(alice_fake_instance)
 
 
 def fake_sent_nothing(instance) -> bool:
     return not Message.objects.filter(instance=instance, status__in=["sending", "sent"]).exists()
 
 
-def test_the_kill_switch_runs_after_authentication(alice_api, alice_instance):
+def test_the_kill_switch_runs_after_authentication(alice_api, alice_fake_instance):
     from tests.messaging.conftest import ApiClient
 
     sending_set_enabled(enabled=False)
     assert ApiClient("wg_live_not-a-key").send(body()).json()["error"] == "invalid_api_key"
 
 
-def test_queued_messages_wait_while_sending_is_off_and_go_in_order_after(owner_alice, alice_instance, fake_provider):
-    first = _queue_one(owner_alice.account, alice_instance, text="first")
-    _queue_one(owner_alice.account, alice_instance, text="second")
+def test_queued_messages_wait_while_sending_is_off_and_go_in_order_after(
+    owner_alice, alice_fake_instance, fake_provider
+):
+    first = _queue_one(owner_alice.account, alice_fake_instance, text="first")
+    _queue_one(owner_alice.account, alice_fake_instance, text="second")
     sending_set_enabled(enabled=False, reason="incident")
-    assert queue.lane_run(instance_id=alice_instance.pk) == "unavailable"
+    assert queue.lane_run(instance_id=alice_fake_instance.pk) == "unavailable"
     assert fake_provider.sent == []
     sending_set_enabled(enabled=True)
-    assert queue.lane_run(instance_id=alice_instance.pk) == "sent"
+    assert queue.lane_run(instance_id=alice_fake_instance.pk) == "sent"
     assert [s["text"] for s in fake_provider.sent] == ["first"]
     first.refresh_from_db()
     assert first.status == MessageStatus.SENT
 
 
-def test_sends_are_counted_in_metrics_by_outcome_and_code(alice_api, alice_instance):
+def test_sends_are_counted_in_metrics_by_outcome_and_code(alice_api, alice_fake_instance):
     from whatsapp_gateway.lib.metrics import SENDS
 
     def value(outcome, code):
@@ -107,17 +109,17 @@ def send_attempt(membership, instance) -> str:
 
 
 def test_an_operator_pausing_an_account_holds_its_queue_and_resuming_sends_it_in_order(
-    operator_client, owner_alice, alice_instance, fake_provider, django_capture_on_commit_callbacks
+    operator_client, owner_alice, alice_fake_instance, fake_provider, django_capture_on_commit_callbacks
 ):
     account = owner_alice.account
-    first = _queue_one(account, alice_instance, text="first")
-    _queue_one(account, alice_instance, text="second")
+    first = _queue_one(account, alice_fake_instance, text="first")
+    _queue_one(account, alice_fake_instance, text="second")
     url = "/admin/accounts/account/"
     operator_client.post(url, {"action": "pause", "_selected_action": [account.pk], "index": 0})
     account.refresh_from_db()
     # Already-queued messages wait too (not only new sends are refused).
-    assert queue.lane_run(instance_id=alice_instance.pk) == "unavailable"
-    assert send_attempt(owner_alice, alice_instance) == "account_paused"
+    assert queue.lane_run(instance_id=alice_fake_instance.pk) == "unavailable"
+    assert send_attempt(owner_alice, alice_fake_instance) == "account_paused"
     assert fake_provider.sent == []
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         operator_client.post(url, {"action": "resume", "_selected_action": [account.pk], "index": 0})
@@ -128,16 +130,16 @@ def test_an_operator_pausing_an_account_holds_its_queue_and_resuming_sends_it_in
 
 
 def test_unpausing_an_account_in_its_change_form_wakes_its_queue(
-    operator_client, owner_alice, alice_instance, fake_provider, django_capture_on_commit_callbacks
+    operator_client, owner_alice, alice_fake_instance, fake_provider, django_capture_on_commit_callbacks
 ):
     from tests.accounts.test_admin import account_change_data
 
     account = owner_alice.account
-    _queue_one(account, alice_instance, text="waiting")
+    _queue_one(account, alice_fake_instance, text="waiting")
     account.is_paused = True
     account.paused_reason = "Billing"
     account.save()
-    assert queue.lane_run(instance_id=alice_instance.pk) == "unavailable"
+    assert queue.lane_run(instance_id=alice_fake_instance.pk) == "unavailable"
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post(
             f"/admin/accounts/account/{account.pk}/change/", account_change_data(account, paused_reason="")
@@ -149,13 +151,15 @@ def test_unpausing_an_account_in_its_change_form_wakes_its_queue(
 
 
 def test_an_operator_adjusts_a_plan_limit_and_the_next_send_obeys_it(
-    operator_client, owner_alice, alice_api, alice_instance
+    operator_client, owner_alice, alice_api, alice_fake_instance
 ):
     account = owner_alice.account
     account.timezone = "UTC"
     account.save()
     plan = account.plan
-    DailyUsage.objects.create(account=account, instance=alice_instance, day=now().astimezone(dt.UTC).date(), count=5)
+    DailyUsage.objects.create(
+        account=account, instance=alice_fake_instance, day=now().astimezone(dt.UTC).date(), count=5
+    )
 
     def set_daily_limit(limit: int) -> None:
         data = {
@@ -189,11 +193,11 @@ def test_an_operator_force_disconnects_an_instance(operator_client, owner_alice)
     assert AuditLog.objects.filter(action="operator.instance_disconnected", target_id=instance.public_id).exists()
 
 
-def test_policy_events_are_listed_with_their_reasons_for_review(operator_client, owner_alice, alice_instance):
-    message = _queue_one(owner_alice.account, alice_instance)
+def test_policy_events_are_listed_with_their_reasons_for_review(operator_client, owner_alice, alice_fake_instance):
+    message = _queue_one(owner_alice.account, alice_fake_instance)
     PolicyEvent.objects.create(
         account=owner_alice.account,
-        instance=alice_instance,
+        instance=alice_fake_instance,
         message=message,
         action="review",
         risk_score=60,
@@ -206,7 +210,7 @@ def test_policy_events_are_listed_with_their_reasons_for_review(operator_client,
     assert "Recent policy events" in dashboard and "marketing_language" in dashboard
 
 
-def test_the_dashboard_counts_blocked_sends_by_code_over_24_hours(operator_client, alice_api, alice_instance):
+def test_the_dashboard_counts_blocked_sends_by_code_over_24_hours(operator_client, alice_api, alice_fake_instance):
     alice_api.send(body(message_purpose="marketing"))
     alice_api.send(body(message_purpose="marketing"))
     alice_api.send(body(instance_id="nope"))
@@ -217,26 +221,28 @@ def test_the_dashboard_counts_blocked_sends_by_code_over_24_hours(operator_clien
     assert "<code>invalid_instance</code></td><td>1</td>" in html
 
 
-def test_the_dashboard_lists_failing_webhook_endpoints_and_queue_backlog(operator_client, owner_alice, alice_instance):
+def test_the_dashboard_lists_failing_webhook_endpoints_and_queue_backlog(
+    operator_client, owner_alice, alice_fake_instance
+):
     from whatsapp_gateway.lib.clock import now
     from whatsapp_gateway.webhooks.models import Endpoint
 
     Endpoint.objects.create(
         account=owner_alice.account,
-        instance=alice_instance,
+        instance=alice_fake_instance,
         url="https://receiver.example.com/hook",
         events=["message.sent"],
         failing_since=now(),
     )
-    _queue_one(owner_alice.account, alice_instance)
+    _queue_one(owner_alice.account, alice_fake_instance)
     html = operator_client.get("/admin/operations/dashboard/").content.decode()
     assert "Failing webhook endpoints" in html and "retrying" in html
     assert "outbound_messages</td><td>1</td>" in html
 
 
-def test_queue_depth_is_exported_per_queue(client, owner_alice, alice_instance, settings):
+def test_queue_depth_is_exported_per_queue(client, owner_alice, alice_fake_instance, settings):
     settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
-    _queue_one(owner_alice.account, alice_instance)
+    _queue_one(owner_alice.account, alice_fake_instance)
     text = client.get("/metrics").content.decode()
     assert 'gateway_queue_depth{queue="outbound_messages"} 1.0' in text
     for name in ("webhook_deliveries", "threecx_deliveries", "provider_callbacks", "outbound_in_flight"):

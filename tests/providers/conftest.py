@@ -1,4 +1,4 @@
-"""Fixtures for the provider adapters: local fakes of each provider's HTTP API and instances wired to them."""
+"""Fixtures for the provider adapters: instances wired to the fake provider APIs (root conftest)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,9 @@ import json
 
 import pytest
 
-from tests.providers.fakes.cloud import FakeCloud
-from tests.providers.fakes.evolution import FakeEvolution
-from tests.providers.fakes.waha import FakeWaha
+from tests.factories import make_instance
 from whatsapp_gateway.instances.models import Instance
-from whatsapp_gateway.lib.crypto import keyed_hash
-from whatsapp_gateway.lib.ids import random_token
-from whatsapp_gateway.providers.http import use_transport
 from whatsapp_gateway.providers.registry import get_provider
-
-
-def make_instance(account, *, provider: str, name: str = "support", provider_ref: str = "", credentials=None, **fields):
-    token = random_token(32)
-    return Instance.objects.create(
-        account=account,
-        name=name,
-        provider=provider,
-        provider_ref=provider_ref,
-        provider_credentials=json.dumps(credentials) if credentials else "",
-        callback_token=token,
-        callback_token_hash=keyed_hash(token, purpose="callback"),
-        **fields,
-    )
 
 
 def store_created(instance: Instance, result) -> Instance:
@@ -36,37 +17,6 @@ def store_created(instance: Instance, result) -> Instance:
     instance.save(update_fields=["provider_ref", "provider_credentials"])
     instance.refresh_from_db()
     return instance
-
-
-@pytest.fixture
-def fake_evolution(settings):
-    fake = FakeEvolution()
-    settings.EVOLUTION_BASE_URL = fake.base_url
-    settings.EVOLUTION_API_KEY = fake.api_key
-    with use_transport(fake.transport):
-        yield fake
-
-
-@pytest.fixture
-def fake_waha(settings):
-    fake = FakeWaha()
-    settings.WAHA_BASE_URL = fake.base_url
-    settings.WAHA_API_KEY = fake.api_key
-    with use_transport(fake.transport):
-        yield fake
-
-
-@pytest.fixture
-def fake_cloud(settings):
-    fake = FakeCloud()
-    fake.add_number()
-    settings.CLOUD_GRAPH_BASE_URL = fake.base_url
-    settings.CLOUD_API_VERSION = fake.version
-    settings.CLOUD_ACCESS_TOKEN = next(iter(fake.tokens))
-    settings.CLOUD_APP_SECRET = fake.app_secret
-    settings.CLOUD_VERIFY_TOKEN = "operator-verify-token"
-    with use_transport(fake.transport):
-        yield fake
 
 
 @pytest.fixture

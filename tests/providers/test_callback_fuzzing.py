@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.providers.conftest import make_instance
+from tests.factories import make_instance
 from tests.providers.fakes.waha import WahaSession
 from tests.providers.helpers import IgnoredCounter
 from whatsapp_gateway.providers.base import CallbackRejected, NormalisedEvent

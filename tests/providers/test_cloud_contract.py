@@ -18,7 +18,7 @@ PNID = "106540352242922"
 
 
 def test_create_issues_a_verify_token_and_calls_nothing(owner_alice, fake_cloud):
-    from tests.providers.conftest import make_instance
+    from tests.factories import make_instance
 
     result = cloud.create_instance(make_instance(owner_alice.account, provider="cloud"))
 
@@ -93,7 +93,7 @@ def test_connect_means_checking_the_configured_number(cloud_instance, fake_cloud
 
 
 def test_an_unconfigured_instance_cannot_connect(owner_alice, fake_cloud):
-    from tests.providers.conftest import make_instance
+    from tests.factories import make_instance
 
     with pytest.raises(ProviderError) as caught:
         cloud.connect(make_instance(owner_alice.account, provider="cloud"))
@@ -194,7 +194,7 @@ def test_the_verification_handshake_refuses_wrong_requests(cloud_instance, param
 
 
 def test_the_health_check_of_an_unconfigured_instance_asks_meta_nothing(owner_alice, fake_cloud):
-    from tests.providers.conftest import make_instance
+    from tests.factories import make_instance
 
     result = cloud.connection_state(make_instance(owner_alice.account, provider="cloud"))
     assert result.state == InstanceState.CREATED and "phone number ID" in result.reason

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.providers.conftest import make_instance
+from tests.factories import make_instance
 from tests.providers.helpers import FIXTURES, IgnoredCounter, at, parse
 from whatsapp_gateway.inbound.models import InboundMessage as InboundRow
 from whatsapp_gateway.providers.base import InboundMessage, MessageStatusUpdate

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from tests.factories import make_instance
 from tests.isolation import assert_other_account_gets_404
-from tests.providers.conftest import make_instance
 from whatsapp_gateway.accounts.models import AuditLog
 from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.providers.registry import get_provider

@@ -29,7 +29,8 @@ import httpx
 import pytest
 import time_machine
 
-from tests.providers.conftest import make_instance, store_created
+from tests.factories import make_instance
+from tests.providers.conftest import store_created
 from tests.providers.fakes.base import FakeApi
 from tests.providers.fakes.cloud import WABA_ID, FakeCloud
 from tests.providers.fakes.evolution import FakeEvolution

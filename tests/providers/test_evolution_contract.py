@@ -8,7 +8,8 @@ import httpx
 import pytest
 import time_machine
 
-from tests.providers.conftest import make_instance, store_created
+from tests.factories import make_instance
+from tests.providers.conftest import store_created
 from tests.providers.helpers import fixture_json
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.instances.services import instance_connect

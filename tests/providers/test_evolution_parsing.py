@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from tests.providers.conftest import make_instance
+from tests.factories import make_instance
 from tests.providers.helpers import FIXTURES, IgnoredCounter, at, fixture_json, parse
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.providers.base import (

@@ -8,8 +8,7 @@ import json
 import pytest
 from django.db import connection
 
-from tests.factories import enable_totp
-from tests.providers.conftest import make_instance
+from tests.factories import enable_totp, make_instance
 from whatsapp_gateway.accounts.models import AuditLog, User
 from whatsapp_gateway.instances.forms import InstanceCreateForm
 from whatsapp_gateway.instances.services import InstanceError, instance_create

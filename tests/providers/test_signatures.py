@@ -72,7 +72,8 @@ def test_evolution_refuses_an_unsigned_alg_none_token(evolution_instance, evo_ca
 
 
 def test_evolution_refuses_a_token_of_another_instance(owner_alice, evolution_instance, fake_evolution):
-    from tests.providers.conftest import make_instance, store_created
+    from tests.factories import make_instance
+    from tests.providers.conftest import store_created
 
     other = make_instance(owner_alice.account, provider="evolution", name="other")
     other = store_created(other, evolution.create_instance(other))
@@ -200,7 +201,7 @@ def test_waha_refuses_an_event_from_the_future(waha_instance, fake_waha):
 
 
 def test_waha_uses_the_operator_key_for_sessions_without_their_own(owner_alice, fake_waha, settings):
-    from tests.providers.conftest import make_instance
+    from tests.factories import make_instance
     from tests.providers.fakes.waha import WahaSession
 
     settings.WAHA_WEBHOOK_HMAC_KEY = "operator-hmac-key"

@@ -9,7 +9,8 @@ import httpx
 import pytest
 import time_machine
 
-from tests.providers.conftest import make_instance, store_created
+from tests.factories import make_instance
+from tests.providers.conftest import store_created
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.providers.base import ProviderError
 from whatsapp_gateway.providers.http import use_transport

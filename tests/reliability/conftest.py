@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.messaging.conftest import alice_instance, fake_provider  # noqa: F401  (fixtures reused here)
+from tests.messaging.conftest import alice_fake_instance  # noqa: F401  (fixture reused here)
 from tests.reliability.cluster import Cluster
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from tests.messaging.fakes import retryable
+from tests.fakes import retryable
 from tests.reliability.cluster import TALLY
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import policy, queue
@@ -47,9 +47,9 @@ def _drive(instance, *, until: dt.datetime, step: dt.timedelta) -> None:
 
 @pytest.mark.parametrize("outage_minutes", [1, 5, 12])
 def test_a_provider_outage_holds_the_queue_and_it_resumes_in_order(
-    owner_alice, alice_instance, fake_provider, monkeypatch, outage_minutes
+    owner_alice, alice_fake_instance, fake_provider, monkeypatch, outage_minutes
 ):
-    messages = _queue(owner_alice.account, alice_instance, 8)
+    messages = _queue(owner_alice.account, alice_fake_instance, 8)
     recovers_at = now() + dt.timedelta(minutes=outage_minutes)
     accepted: list[str] = []
     original = type(fake_provider).send_text
@@ -62,7 +62,7 @@ def test_a_provider_outage_holds_the_queue_and_it_resumes_in_order(
         return original(self, instance, to=to, text=text, typing_ms=typing_ms)
 
     monkeypatch.setattr(type(fake_provider), "send_text", send_text)
-    _drive(alice_instance, until=recovers_at + dt.timedelta(minutes=15), step=dt.timedelta(seconds=5))
+    _drive(alice_fake_instance, until=recovers_at + dt.timedelta(minutes=15), step=dt.timedelta(seconds=5))
 
     statuses = [Message.objects.get(pk=m.pk).status for m in messages]
     failed_attempts = [s for s in fake_provider.sent if s.get("failed")]
@@ -83,9 +83,9 @@ def test_a_provider_outage_holds_the_queue_and_it_resumes_in_order(
 
 
 def test_a_slow_provider_call_keeps_the_lane_busy_and_the_order(
-    owner_alice, alice_instance, fake_provider, monkeypatch
+    owner_alice, alice_fake_instance, fake_provider, monkeypatch
 ):
-    messages = _queue(owner_alice.account, alice_instance, 4)
+    messages = _queue(owner_alice.account, alice_fake_instance, 4)
     original = type(fake_provider).send_text
     concurrent: list[str] = []
 
@@ -96,7 +96,7 @@ def test_a_slow_provider_call_keeps_the_lane_busy_and_the_order(
         return original(self, instance, to=to, text=text, typing_ms=typing_ms)
 
     monkeypatch.setattr(type(fake_provider), "send_text", slow_send_text)
-    _drive(alice_instance, until=now() + dt.timedelta(minutes=2), step=dt.timedelta(seconds=5))
+    _drive(alice_fake_instance, until=now() + dt.timedelta(minutes=2), step=dt.timedelta(seconds=5))
     TALLY["cases tried"] += 1
     TALLY["faults injected"] += len(concurrent)
     TALLY["items checked"] += len(messages)

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from tests.messaging.conftest import fake_provider  # noqa: F401 (a fixture, re-exported)
 from whatsapp_gateway.threecx.services import integration_create
 
 PUBLIC_TEST_ADDRESS = "93.184.215.14"  # a public address; nothing in the tests ever connects to it
@@ -32,18 +31,28 @@ def _public_dns(monkeypatch):
 
 
 @pytest.fixture
-def alice_instance(owner_alice, fake_provider):  # noqa: F811
-    from tests.threecx.helpers import connected_instance
+def alice_threecx_instance(owner_alice, fake_provider):
+    """Alice's connected instance on the fake provider, with the phone number 3CX calls."""
+    from tests.factories import make_instance
+    from whatsapp_gateway.lib.clock import now
 
-    return connected_instance(owner_alice.account, name="support-line", phone="+966500000001", provider="fake")
+    return make_instance(
+        owner_alice.account,
+        name="support-line",
+        provider="fake",
+        connected=True,
+        phone_number="+966500000001",
+        paired_at=now(),
+        state_changed_at=now(),
+    )
 
 
 @pytest.fixture
-def integration_and_credentials(owner_alice, alice_instance):
+def integration_and_credentials(owner_alice, alice_threecx_instance):
     integration, credentials = integration_create(
         account=owner_alice.account,
         name="Head office 3CX",
-        default_instance=alice_instance,
+        default_instance=alice_threecx_instance,
         endpoint_url="https://pbx.example.com/sms/generic/155e0123456789abcdef0123456789ab",
         call_event_enabled=True,
     )

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from whatsapp_gateway.instances.models import Instance, InstanceState
+from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.clock import now
-
-
-def connected_instance(account, *, name: str, phone: str, provider: str = "fake") -> Instance:
-    return Instance.objects.create(
-        account=account,
-        name=name,
-        provider=provider,
-        state=InstanceState.CONNECTED,
-        phone_number=phone,
-        paired_at=now(),
-        state_changed_at=now(),
-    )
 
 
 def customer_wrote(instance: Instance, phone: str, *, at=None):

@@ -39,7 +39,9 @@ def post(client, url: str, headers: dict[str, str], body: bytes):
     return client.post(url.removeprefix("http://127.0.0.1:8000"), data=body, content_type="application/json", **meta)
 
 
-def test_the_crm_template_as_3cx_fills_it_reports_calls(alice_client, client, integration, secret, alice_instance):
+def test_the_crm_template_as_3cx_fills_it_reports_calls(
+    alice_client, client, integration, secret, alice_threecx_instance
+):
     xml = alice_client.get(f"/integrations/3cx/{integration.public_id}/crm-template.xml").content
     root = ET.fromstring(xml)  # noqa: S314 (our own output)
     parameters = {p.get("Name"): p.get("Default") for p in root.iter("Parameter")}
@@ -54,7 +56,7 @@ def test_the_crm_template_as_3cx_fills_it_reports_calls(alice_client, client, in
         "Duration": "00:00:00",
         "CallStartTimeUTC": "2026-11-24T09:30:00Z",
     }
-    customer_wrote(alice_instance, CUSTOMER)
+    customer_wrote(alice_threecx_instance, CUSTOMER)
 
     ringing = post(client, *three_cx_request(scenarios[""], variables))
     assert ringing.status_code == 200 and ringing.json()["status"] == "logged"

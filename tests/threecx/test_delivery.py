@@ -87,9 +87,9 @@ def test_changing_the_url_updates_the_endpoint_and_deleting_removes_it(integrati
 
 
 @pytest.mark.django_db
-def test_the_generic_sms_envelope_is_what_3cx_expects(integration, alice_instance):
-    did_mapping_add(integration=integration, did="+13052314933", instance=alice_instance)
-    event = received_event(alice_instance)
+def test_the_generic_sms_envelope_is_what_3cx_expects(integration, alice_threecx_instance):
+    did_mapping_add(integration=integration, did="+13052314933", instance=alice_threecx_instance)
+    event = received_event(alice_threecx_instance)
     request = build_threecx_request(integration.delivery_endpoint, event, None, 1_800_000_000)
     body = json.loads(request.body)
     assert body == {
@@ -115,32 +115,32 @@ def test_the_generic_sms_envelope_is_what_3cx_expects(integration, alice_instanc
 
 
 @pytest.mark.django_db
-def test_without_a_mapping_the_default_instance_number_is_the_did(integration, alice_instance):
+def test_without_a_mapping_the_default_instance_number_is_the_did(integration, alice_threecx_instance):
     body = json.loads(
-        build_threecx_request(integration.delivery_endpoint, received_event(alice_instance), None, 1).body
+        build_threecx_request(integration.delivery_endpoint, received_event(alice_threecx_instance), None, 1).body
     )
-    assert body["data"]["payload"]["to"] == [{"phone_number": alice_instance.phone_number}]
+    assert body["data"]["payload"]["to"] == [{"phone_number": alice_threecx_instance.phone_number}]
 
 
 @pytest.mark.django_db
-def test_media_becomes_a_label_caption_and_link(integration, alice_instance):
+def test_media_becomes_a_label_caption_and_link(integration, alice_threecx_instance):
     event = received_event(
-        alice_instance,
+        alice_threecx_instance,
         message_text="",
         message_type="image",
         metadata={"caption": "my receipt", "url": "https://media.example.com/r.jpg"},
     )
     body = json.loads(build_threecx_request(integration.delivery_endpoint, event, None, 1).body)
     assert body["data"]["payload"]["text"] == "my receipt\nhttps://media.example.com/r.jpg"
-    event = received_event(alice_instance, message_text="", message_type="audio", metadata={})
+    event = received_event(alice_threecx_instance, message_text="", message_type="audio", metadata={})
     body = json.loads(build_threecx_request(integration.delivery_endpoint, event, None, 1).body)
     assert body["data"]["payload"]["text"] == "[audio]"
 
 
 @pytest.mark.django_db
-def test_signed_native_json_can_be_verified_with_the_integration_secret(integration, alice_instance, secret):
+def test_signed_native_json_can_be_verified_with_the_integration_secret(integration, alice_threecx_instance, secret):
     integration_update(integration=integration, inbound_format="native_json")
-    event = received_event(alice_instance)
+    event = received_event(alice_threecx_instance)
     request = build_threecx_request(integration.delivery_endpoint, event, None, 1_800_000_000)
     body = json.loads(request.body)
     assert body["event"] == "message.received" and body["integration_id"] == integration.public_id
@@ -187,8 +187,8 @@ def test_forwarding_can_be_turned_back_on_after_3cx_answered_410(alice_client, i
 
 
 @pytest.mark.django_db
-def test_the_event_log_lists_deliveries_to_3cx(alice_client, integration, alice_instance):
-    event = received_event(alice_instance)
+def test_the_event_log_lists_deliveries_to_3cx(alice_client, integration, alice_threecx_instance):
+    event = received_event(alice_threecx_instance)
     Delivery.objects.create(
         account=integration.account,
         endpoint=integration.delivery_endpoint,

@@ -7,8 +7,10 @@ import json
 
 import pytest
 
+from tests.factories import make_instance
 from tests.threecx.conftest import webhook_path
-from tests.threecx.helpers import connected_instance, customer_wrote, suppress
+from tests.threecx.helpers import customer_wrote, suppress
+from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging.models import Message
 from whatsapp_gateway.threecx.models import DidMapping, IntegrationEvent
 from whatsapp_gateway.threecx.services import integration_create
@@ -21,7 +23,15 @@ CUSTOMER = "+966512345678"
 
 @pytest.fixture
 def charlie_line(outsider_charlie):
-    return connected_instance(outsider_charlie.account, name="charlie-line", phone="+966500000009")
+    return make_instance(
+        outsider_charlie.account,
+        name="charlie-line",
+        provider="fake",
+        connected=True,
+        phone_number="+966500000009",
+        paired_at=now(),
+        state_changed_at=now(),
+    )
 
 
 @pytest.fixture
@@ -62,17 +72,17 @@ def test_a_did_cannot_be_mapped_to_another_accounts_instance(alice_client, integ
 
 
 def test_a_did_mapped_by_another_account_does_not_route_alices_replies(
-    post_generic, alice_instance, charlie_integration
+    post_generic, alice_threecx_instance, charlie_integration
 ):
     from whatsapp_gateway.threecx.services import did_mapping_add
 
     charlie, _ = charlie_integration
     did_mapping_add(integration=charlie, did="+13052314933", instance=charlie.default_instance)
-    customer_wrote(alice_instance, CUSTOMER)
+    customer_wrote(alice_threecx_instance, CUSTOMER)
     response = post_generic({"from": "+13052314933", "to": CUSTOMER, "text": "Your order shipped."})
     assert response.status_code == 200, response.json()
     message = Message.objects.get(public_id=response.json()["data"]["id"])
-    assert message.instance_id == alice_instance.pk and message.account_id == alice_instance.account_id
+    assert message.instance_id == alice_threecx_instance.pk and message.account_id == alice_threecx_instance.account_id
 
 
 def test_a_customer_who_wrote_to_another_account_has_no_open_window_here(post_generic, charlie_line):
@@ -82,18 +92,20 @@ def test_a_customer_who_wrote_to_another_account_has_no_open_window_here(post_ge
     assert response.json()["error"] == "conversation_window_closed"
 
 
-def test_another_accounts_suppression_does_not_block_a_reply_here(post_native, alice_instance, outsider_charlie):
+def test_another_accounts_suppression_does_not_block_a_reply_here(
+    post_native, alice_threecx_instance, outsider_charlie
+):
     suppress(outsider_charlie.account, CUSTOMER)
-    customer_wrote(alice_instance, CUSTOMER)
+    customer_wrote(alice_threecx_instance, CUSTOMER)
     response = post_native({"event_type": "outbound_message", "to": CUSTOMER, "message_text": "Hi"})
     assert response.status_code == 202, response.json()
 
 
 def test_call_events_and_cooldowns_stay_in_their_account(
-    post_native, client, integration, alice_instance, charlie_integration, charlie_line, owner_alice
+    post_native, client, integration, alice_threecx_instance, charlie_integration, charlie_line, owner_alice
 ):
     charlie, charlie_credentials = charlie_integration
-    customer_wrote(alice_instance, CUSTOMER)
+    customer_wrote(alice_threecx_instance, CUSTOMER)
     customer_wrote(charlie_line, CUSTOMER)
     missed = {"event_type": "missed_call", "caller": CUSTOMER}
     assert post_native(missed).status_code == 202

@@ -56,8 +56,8 @@ def test_without_the_module_the_page_says_the_operator_must_enable_it(alice_clie
 
 
 @pytest.mark.django_db
-def test_creating_an_integration_shows_the_secret_and_key_once(alice_client, alice_instance):
-    response = alice_client.post("/integrations/3cx/new", create_form(alice_instance), follow=True)
+def test_creating_an_integration_shows_the_secret_and_key_once(alice_client, alice_threecx_instance):
+    response = alice_client.post("/integrations/3cx/new", create_form(alice_threecx_instance), follow=True)
     assert response.status_code == 200
     integration = Integration.objects.get()
     assert integration.public_id.startswith("tcx_")
@@ -76,8 +76,8 @@ def test_creating_an_integration_shows_the_secret_and_key_once(alice_client, ali
 
 
 @pytest.mark.django_db
-def test_the_endpoint_url_is_never_shown_in_full_after_saving(alice_client, alice_instance):
-    alice_client.post("/integrations/3cx/new", create_form(alice_instance))
+def test_the_endpoint_url_is_never_shown_in_full_after_saving(alice_client, alice_threecx_instance):
+    alice_client.post("/integrations/3cx/new", create_form(alice_threecx_instance))
     integration = Integration.objects.get()
     assert integration.delivery_endpoint.url.endswith("fdf8")
     for url in (f"/integrations/3cx/{integration.public_id}", f"/integrations/3cx/{integration.public_id}/edit"):
@@ -87,10 +87,10 @@ def test_the_endpoint_url_is_never_shown_in_full_after_saving(alice_client, alic
 
 
 @pytest.mark.django_db
-def test_the_endpoint_url_is_stored_encrypted(alice_client, alice_instance):
+def test_the_endpoint_url_is_stored_encrypted(alice_client, alice_threecx_instance):
     from django.db import connection
 
-    alice_client.post("/integrations/3cx/new", create_form(alice_instance))
+    alice_client.post("/integrations/3cx/new", create_form(alice_threecx_instance))
     with connection.cursor() as cursor:
         cursor.execute("SELECT secret_encrypted FROM threecx_integration")
         (raw_secret,) = cursor.fetchone()
@@ -138,33 +138,44 @@ def test_a_new_url_is_audited_by_its_masked_hint_only(alice_client, integration)
         ("endpoint_url", "https://127.0.0.1/sms/generic/x", "This URL cannot be used"),
     ],
 )
-def test_the_form_refuses_bad_values(alice_client, alice_instance, field, value, message):
-    response = alice_client.post("/integrations/3cx/new", create_form(alice_instance, **{field: value}))
+def test_the_form_refuses_bad_values(alice_client, alice_threecx_instance, field, value, message):
+    response = alice_client.post("/integrations/3cx/new", create_form(alice_threecx_instance, **{field: value}))
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not Integration.objects.exists()
 
 
 @pytest.mark.django_db
-def test_creation_with_defaults_works_before_3cx_gives_its_webhook_url(alice_client, alice_instance):
+def test_creation_with_defaults_works_before_3cx_gives_its_webhook_url(alice_client, alice_threecx_instance):
     # 3CX shows its Webhook URL only after it has our Provider URL: creation must not need it.
-    response = alice_client.post("/integrations/3cx/new", create_form(alice_instance, endpoint_url=""), follow=True)
+    response = alice_client.post(
+        "/integrations/3cx/new", create_form(alice_threecx_instance, endpoint_url=""), follow=True
+    )
     html = response.content.decode()
     integration = Integration.objects.get()
     assert integration.inbound_enabled is False
     assert "Next step: in 3CX, add a Generic SMS provider with the Provider URL" in html and "provider-url" in html
     # Editing later still needs the URL before inbound can be switched on.
     edit = alice_client.post(
-        f"/integrations/3cx/{integration.public_id}/edit", create_form(alice_instance, endpoint_url="")
+        f"/integrations/3cx/{integration.public_id}/edit", create_form(alice_threecx_instance, endpoint_url="")
     )
     assert "Inbound forwarding needs the 3CX Webhook URL" in edit.content.decode()
 
 
 @pytest.mark.django_db
 def test_another_accounts_instance_cannot_be_the_default(alice_client, outsider_charlie):
-    from tests.threecx.helpers import connected_instance
+    from tests.factories import make_instance
+    from whatsapp_gateway.lib.clock import now
 
-    foreign = connected_instance(outsider_charlie.account, name="charlie-line", phone="+966500000009")
+    foreign = make_instance(
+        outsider_charlie.account,
+        name="charlie-line",
+        provider="fake",
+        connected=True,
+        phone_number="+966500000009",
+        paired_at=now(),
+        state_changed_at=now(),
+    )
     response = alice_client.post("/integrations/3cx/new", create_form(foreign))
     assert response.status_code == 200 and not Integration.objects.exists()
 
@@ -205,9 +216,9 @@ def test_disabling_and_enabling_is_audited(alice_client, integration):
 
 
 @pytest.mark.django_db
-def test_dids_can_be_mapped_and_removed(alice_client, integration, alice_instance):
+def test_dids_can_be_mapped_and_removed(alice_client, integration, alice_threecx_instance):
     base = f"/integrations/3cx/{integration.public_id}"
-    alice_client.post(f"{base}/dids", {"did": "+1 305 231 4933", "instance": alice_instance.public_id})
+    alice_client.post(f"{base}/dids", {"did": "+1 305 231 4933", "instance": alice_threecx_instance.public_id})
     assert DidMapping.objects.get().did == "+13052314933"
     assert "+13052314933" in alice_client.get(base).content.decode()
     alice_client.post(f"{base}/dids/remove", {"did": "+13052314933"})

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from tests.threecx.helpers import connected_instance, customer_wrote
+from tests.factories import make_instance
+from tests.threecx.helpers import customer_wrote
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.threecx.models import IntegrationEvent
 from whatsapp_gateway.threecx.services import did_mapping_add, integration_update
@@ -33,12 +34,12 @@ def test_inbound_reply_is_logged_and_sends_nothing(post_native, integration):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("event_type", "status"), [("call_started", "started"), ("queue_event", "queued")])
-def test_logged_call_events_emit_call_received(post_native, integration, alice_instance, event_type, status):
+def test_logged_call_events_emit_call_received(post_native, integration, alice_threecx_instance, event_type, status):
     response = post_native({"event_type": event_type, "caller": CUSTOMER, "call_id": "c-1", "is_video": True})
     assert response.status_code == 200
     assert response.json()["status"] == "logged"
     event = Event.objects.get(event_type="call.received")
-    assert event.instance == alice_instance
+    assert event.instance == alice_threecx_instance
     assert {k: event.payload[k] for k in ("from", "call_id", "is_video", "status")} == {
         "from": CUSTOMER,
         "call_id": "c-1",
@@ -169,8 +170,8 @@ def test_an_unknown_event_type_is_a_validation_error(post_native, event_type):
 
 
 @pytest.mark.django_db
-def test_purpose_unknown_is_not_allowed_for_3cx(post_native, alice_instance):
-    customer_wrote(alice_instance, CUSTOMER)
+def test_purpose_unknown_is_not_allowed_for_3cx(post_native, alice_threecx_instance):
+    customer_wrote(alice_threecx_instance, CUSTOMER)
     response = post_native(
         {"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi", "message_purpose": "unknown"}
     )
@@ -179,7 +180,15 @@ def test_purpose_unknown_is_not_allowed_for_3cx(post_native, alice_instance):
 
 @pytest.mark.django_db
 def test_an_unknown_instance_id_is_404_invalid_instance(post_native, outsider_charlie):
-    other = connected_instance(outsider_charlie.account, name="charlie-line", phone="+966500000009")
+    other = make_instance(
+        outsider_charlie.account,
+        name="charlie-line",
+        provider="fake",
+        connected=True,
+        phone_number="+966500000009",
+        paired_at=now(),
+        state_changed_at=now(),
+    )
     for ref in ("inst_nope", other.public_id, other.name):
         response = post_native(
             {"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi", "instance_id": ref}
@@ -188,8 +197,8 @@ def test_an_unknown_instance_id_is_404_invalid_instance(post_native, outsider_ch
 
 
 @pytest.mark.django_db
-def test_an_unmapped_did_is_refused_once_dids_are_mapped(post_generic, integration, alice_instance):
-    did_mapping_add(integration=integration, did="+13052314933", instance=alice_instance)
+def test_an_unmapped_did_is_refused_once_dids_are_mapped(post_generic, integration, alice_threecx_instance):
+    did_mapping_add(integration=integration, did="+13052314933", instance=alice_threecx_instance)
     response = post_generic({"from": "+13059999999", "to": CUSTOMER, "text": "hi"})
     assert error_of(response) == (404, "invalid_instance")
 
@@ -203,8 +212,8 @@ def test_the_window_is_closed_when_the_customer_never_wrote(post_native, post_ge
 
 
 @pytest.mark.django_db
-def test_the_window_is_closed_25_hours_after_the_last_message(post_native, alice_instance):
-    customer_wrote(alice_instance, CUSTOMER, at=now() - dt.timedelta(hours=25))
+def test_the_window_is_closed_25_hours_after_the_last_message(post_native, alice_threecx_instance):
+    customer_wrote(alice_threecx_instance, CUSTOMER, at=now() - dt.timedelta(hours=25))
     response = post_native({"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi"})
     assert error_of(response) == (409, "conversation_window_closed")
     assert response.json()["details"]["last_inbound_at"]
@@ -212,7 +221,15 @@ def test_the_window_is_closed_25_hours_after_the_last_message(post_native, alice
 
 @pytest.mark.django_db
 def test_a_message_to_another_instance_does_not_open_the_window(post_native, owner_alice):
-    other = connected_instance(owner_alice.account, name="other-line", phone="+966500000002")
+    other = make_instance(
+        owner_alice.account,
+        name="other-line",
+        provider="fake",
+        connected=True,
+        phone_number="+966500000002",
+        paired_at=now(),
+        state_changed_at=now(),
+    )
     customer_wrote(other, CUSTOMER)
     response = post_native({"event_type": "outbound_message", "to": CUSTOMER, "message_text": "hi"})
     assert error_of(response) == (409, "conversation_window_closed")
@@ -259,14 +276,14 @@ def test_the_ten_event_types_are_exactly_the_contracts():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("event_type", CONTRACT_EVENT_TYPES)
-def test_each_event_type_does_what_the_contract_says(post_native, integration, alice_instance, event_type):
+def test_each_event_type_does_what_the_contract_says(post_native, integration, alice_threecx_instance, event_type):
     from whatsapp_gateway.messaging.models import Message
 
     integration_update(
         integration=integration,
         templates={k: {"enabled": True, "text": f"{k} for {{{{customer_phone}}}}"} for k in integration.templates},
     )
-    customer_wrote(alice_instance, CUSTOMER)
+    customer_wrote(alice_threecx_instance, CUSTOMER)
     response = post_native({"event_type": event_type, "to": CUSTOMER, "message_text": "Agent reply"})
     status, decision, sent, webhook_event = EXPECTED_OUTCOME[event_type]
     assert response.status_code == status, response.json()
@@ -285,13 +302,13 @@ def test_each_event_type_does_what_the_contract_says(post_native, integration, a
     [b"1e20", b"Infinity", b"-5", b'"9999-12-31T23:59:59-14:00"', b'"0001-01-01T00:00:00+14:00"', b'"yesterday"'],
     ids=["huge", "infinity", "negative", "year-9999", "year-1", "words"],
 )
-def test_an_implausible_call_time_is_ignored_not_a_500(post_native, integration, alice_instance, raw_time):
+def test_an_implausible_call_time_is_ignored_not_a_500(post_native, integration, alice_threecx_instance, raw_time):
     from whatsapp_gateway.messaging.models import Message
 
     integration_update(integration=integration, business_name="Alice Bakery")
     templates = {**integration.templates, "missed_call": {"enabled": True, "text": "Missed at {{call_time}}"}}
     integration_update(integration=integration, templates=templates)
-    customer_wrote(alice_instance, CUSTOMER)
+    customer_wrote(alice_threecx_instance, CUSTOMER)
     body = b'{"event_type": "missed_call", "caller": "+966512345678", "call_time": ' + raw_time + b"}"
     response = post_native(None, raw=body)
     assert response.status_code == 202, response.json()

@@ -48,10 +48,12 @@ def test_the_61st_request_in_a_minute_gets_429_with_retry_after(post_native, int
 
 
 @pytest.mark.django_db
-def test_the_rate_limit_is_per_integration(post_native, integration, owner_alice, alice_instance):
+def test_the_rate_limit_is_per_integration(post_native, integration, owner_alice, alice_threecx_instance):
     from whatsapp_gateway.threecx.services import integration_create
 
-    other, creds = integration_create(account=owner_alice.account, name="Branch", default_instance=alice_instance)
+    other, creds = integration_create(
+        account=owner_alice.account, name="Branch", default_instance=alice_threecx_instance
+    )
     with time_machine.travel("2026-11-24 10:00:00Z", tick=False):
         for _ in range(61):
             post_native({"event_type": "test"})

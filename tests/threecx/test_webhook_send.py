@@ -33,8 +33,8 @@ def error_of(response) -> tuple[int, str]:
 
 
 @pytest.fixture
-def wrote(alice_instance):
-    return customer_wrote(alice_instance, CUSTOMER)
+def wrote(alice_threecx_instance):
+    return customer_wrote(alice_threecx_instance, CUSTOMER)
 
 
 @pytest.mark.django_db
@@ -134,15 +134,15 @@ def test_an_authentication_code_may_reach_a_number_that_opted_out_by_keyword(pos
 
 
 @pytest.mark.django_db
-def test_a_disconnected_instance_is_refused_by_the_guard(post_native, alice_instance, wrote):
-    alice_instance.state = InstanceState.DISCONNECTED
-    alice_instance.save()
+def test_a_disconnected_instance_is_refused_by_the_guard(post_native, alice_threecx_instance, wrote):
+    alice_threecx_instance.state = InstanceState.DISCONNECTED
+    alice_threecx_instance.save()
     assert error_of(post_native(native())) == (409, "instance_not_connected")
 
 
 @pytest.mark.django_db
-def test_the_window_is_open_within_24_hours(post_native, alice_instance):
-    customer_wrote(alice_instance, CUSTOMER, at=now() - dt.timedelta(hours=23, minutes=59))
+def test_the_window_is_open_within_24_hours(post_native, alice_threecx_instance):
+    customer_wrote(alice_threecx_instance, CUSTOMER, at=now() - dt.timedelta(hours=23, minutes=59))
     assert post_native(native()).status_code == 202
 
 
@@ -175,8 +175,8 @@ def test_after_the_dedup_window_the_same_text_meets_the_guards_duplicate_rule(po
 
 
 @pytest.mark.django_db
-def test_a_different_text_or_recipient_is_not_a_retry(post_generic, alice_instance, wrote):
-    customer_wrote(alice_instance, "+966512340000")
+def test_a_different_text_or_recipient_is_not_a_retry(post_generic, alice_threecx_instance, wrote):
+    customer_wrote(alice_threecx_instance, "+966512340000")
     assert post_generic(generic("One")).status_code == 200
     assert post_generic(generic("Two")).status_code == 200
     assert post_generic(generic("One", to="+966512340000")).status_code == 200
@@ -184,9 +184,9 @@ def test_a_different_text_or_recipient_is_not_a_retry(post_generic, alice_instan
 
 
 @pytest.mark.django_db
-def test_a_refused_request_is_evaluated_again_on_retry(post_generic, alice_instance):
+def test_a_refused_request_is_evaluated_again_on_retry(post_generic, alice_threecx_instance):
     assert error_of(post_generic(generic())) == (409, "conversation_window_closed")
-    customer_wrote(alice_instance, CUSTOMER)
+    customer_wrote(alice_threecx_instance, CUSTOMER)
     assert post_generic(generic()).status_code == 200
 
 
@@ -268,10 +268,10 @@ def test_a_second_missed_call_inside_15_minutes_is_skipped_for_cooldown(post_nat
 
 
 @pytest.mark.django_db
-def test_the_cooldown_is_per_event_type_and_per_phone(post_native, integration, alice_instance, wrote):
+def test_the_cooldown_is_per_event_type_and_per_phone(post_native, integration, alice_threecx_instance, wrote):
     templates = {k: {**v, "enabled": True} for k, v in integration.templates.items()}
     integration_update(integration=integration, templates=templates)
-    customer_wrote(alice_instance, "+966512340000")
+    customer_wrote(alice_threecx_instance, "+966512340000")
     assert post_native(missed()).status_code == 202
     assert post_native({"event_type": "voicemail", "caller": CUSTOMER}).status_code == 202
     assert post_native(missed(caller="+966512340000")).status_code == 202

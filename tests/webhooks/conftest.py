@@ -27,12 +27,14 @@ def _fresh_clients():
 
 
 @pytest.fixture
-def alice_instance(owner_alice):
+def alice_sandbox_instance(owner_alice):
+    """Alice's sandbox instance, paired with the simulated phone."""
     return make_instance(owner_alice.account, connected=True)
 
 
 @pytest.fixture
-def charlie_instance(outsider_charlie):
+def charlie_sandbox_instance(outsider_charlie):
+    """Charlie's sandbox instance (another account), not paired."""
     return make_instance(outsider_charlie.account, name="charlie-line")
 
 
@@ -44,10 +46,10 @@ def receiver(httpserver):
 
 
 @pytest.fixture
-def alice_endpoint(owner_alice, alice_instance, httpserver):
+def alice_endpoint(owner_alice, alice_sandbox_instance, httpserver):
     endpoint, secret = endpoint_create(
         account=owner_alice.account,
-        instance=alice_instance,
+        instance=alice_sandbox_instance,
         url=httpserver.url_for("/hook"),
         events=sorted(EVENT_NAMES),
         actor=owner_alice.user,

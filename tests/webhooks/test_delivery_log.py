@@ -23,23 +23,25 @@ def failed_delivery(endpoint, instance, httpserver):
     return delivery
 
 
-def test_the_log_lists_deliveries_with_state_and_links(alice_client, alice_endpoint, alice_instance, httpserver):
-    delivery = failed_delivery(alice_endpoint, alice_instance, httpserver)
+def test_the_log_lists_deliveries_with_state_and_links(
+    alice_client, alice_endpoint, alice_sandbox_instance, httpserver
+):
+    delivery = failed_delivery(alice_endpoint, alice_sandbox_instance, httpserver)
     page = alice_client.get(f"/webhooks/{alice_endpoint.public_id}/deliveries")
     assert page.status_code == 200
     html = page.content.decode()
     assert delivery.event.public_id in html
     assert "Failed: 1" in html
-    by_instance = alice_client.get(f"/instances/{alice_instance.public_id}/webhook/deliveries")
+    by_instance = alice_client.get(f"/instances/{alice_sandbox_instance.public_id}/webhook/deliveries")
     assert delivery.event.public_id in by_instance.content.decode()
     filtered = alice_client.get(f"/webhooks/{alice_endpoint.public_id}/deliveries?state=sent")
     assert delivery.event.public_id not in filtered.content.decode()
 
 
 def test_the_detail_shows_every_attempt_with_status_latency_and_response(
-    alice_client, alice_endpoint, alice_instance, httpserver
+    alice_client, alice_endpoint, alice_sandbox_instance, httpserver
 ):
-    delivery = failed_delivery(alice_endpoint, alice_instance, httpserver)
+    delivery = failed_delivery(alice_endpoint, alice_sandbox_instance, httpserver)
     html = alice_client.get(f"/webhooks/{alice_endpoint.public_id}/deliveries/{delivery.public_id}").content.decode()
     assert "400" in html and "nope" in html and " ms" in html
     event_page = alice_client.get(f"/webhooks/events/{delivery.event.public_id}").content.decode()
@@ -47,9 +49,9 @@ def test_the_detail_shows_every_attempt_with_status_latency_and_response(
 
 
 def test_resend_one_delivers_it_again_with_the_same_webhook_id(
-    alice_client, alice_endpoint, alice_instance, httpserver, django_capture_on_commit_callbacks
+    alice_client, alice_endpoint, alice_sandbox_instance, httpserver, django_capture_on_commit_callbacks
 ):
-    delivery = failed_delivery(alice_endpoint, alice_instance, httpserver)
+    delivery = failed_delivery(alice_endpoint, alice_sandbox_instance, httpserver)
     httpserver.expect_request("/hook").respond_with_data("ok")
     with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.post(f"/webhooks/{alice_endpoint.public_id}/deliveries/{delivery.public_id}/resend")
@@ -66,11 +68,11 @@ def test_resend_one_delivers_it_again_with_the_same_webhook_id(
 
 
 def test_resend_all_failed_since_a_time(
-    alice_client, alice_endpoint, alice_instance, httpserver, django_capture_on_commit_callbacks
+    alice_client, alice_endpoint, alice_sandbox_instance, httpserver, django_capture_on_commit_callbacks
 ):
-    old = failed_delivery(alice_endpoint, alice_instance, httpserver)
+    old = failed_delivery(alice_endpoint, alice_sandbox_instance, httpserver)
     Delivery.objects.filter(pk=old.pk).update(created_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
-    recent = [failed_delivery(alice_endpoint, alice_instance, httpserver) for _ in range(3)]
+    recent = [failed_delivery(alice_endpoint, alice_sandbox_instance, httpserver) for _ in range(3)]
     httpserver.expect_request("/hook").respond_with_data("ok")
     with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.post(
@@ -82,21 +84,21 @@ def test_resend_all_failed_since_a_time(
     assert old.state == DeliveryState.FAILED
 
 
-def test_members_can_read_the_log_but_not_resend(bob_client, alice_endpoint, alice_instance, httpserver):
-    delivery = failed_delivery(alice_endpoint, alice_instance, httpserver)
+def test_members_can_read_the_log_but_not_resend(bob_client, alice_endpoint, alice_sandbox_instance, httpserver):
+    delivery = failed_delivery(alice_endpoint, alice_sandbox_instance, httpserver)
     assert bob_client.get(f"/webhooks/{alice_endpoint.public_id}/deliveries").status_code == 200
     response = bob_client.post(f"/webhooks/{alice_endpoint.public_id}/deliveries/{delivery.public_id}/resend")
     assert response.status_code == 403
 
 
-def test_another_account_gets_404_for_every_log_url(charlie_client, alice_endpoint, alice_instance, httpserver):
-    delivery = failed_delivery(alice_endpoint, alice_instance, httpserver)
+def test_another_account_gets_404_for_every_log_url(charlie_client, alice_endpoint, alice_sandbox_instance, httpserver):
+    delivery = failed_delivery(alice_endpoint, alice_sandbox_instance, httpserver)
     base = f"/webhooks/{alice_endpoint.public_id}"
     for url in (
         f"{base}/deliveries",
         f"{base}/deliveries/{delivery.public_id}",
         f"/webhooks/events/{delivery.event.public_id}",
-        f"/instances/{alice_instance.public_id}/webhook/deliveries",
+        f"/instances/{alice_sandbox_instance.public_id}/webhook/deliveries",
     ):
         assert_other_account_gets_404(charlie_client, url)
     for url in (f"{base}/deliveries/{delivery.public_id}/resend", f"{base}/resend-failed"):

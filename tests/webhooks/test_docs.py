@@ -85,9 +85,9 @@ def load_python_sample(monkeypatch, secret: str) -> dict:
 
 
 def test_the_python_sample_verifies_a_real_delivery_with_both_schemes(
-    monkeypatch, alice_endpoint, alice_instance, httpserver
+    monkeypatch, alice_endpoint, alice_sandbox_instance, httpserver
 ):
-    body, headers = deliver_one(alice_endpoint, alice_instance, httpserver)
+    body, headers = deliver_one(alice_endpoint, alice_sandbox_instance, httpserver)
     sample = load_python_sample(monkeypatch, alice_endpoint.plain_secret)
     assert sample["verify_standard"](body, headers)["event"] == "message.received"
     assert sample["verify_seed"](body, headers) is True
@@ -99,11 +99,11 @@ def test_the_python_sample_verifies_a_real_delivery_with_both_schemes(
 
 
 def test_the_python_sample_accepts_both_secrets_during_a_rotation(
-    monkeypatch, alice_endpoint, alice_instance, httpserver
+    monkeypatch, alice_endpoint, alice_sandbox_instance, httpserver
 ):
     old_secret = alice_endpoint.plain_secret
     endpoint, new_secret = endpoint_rotate_secret(endpoint=alice_endpoint)
-    body, headers = deliver_one(endpoint, alice_instance, httpserver)
+    body, headers = deliver_one(endpoint, alice_sandbox_instance, httpserver)
     assert len(headers["Webhook-Signature"].split(" ")) == 2
     assert len(headers["X-Whatsapp-Gateway-Signature"].split(",")) == 2
     for secret in (old_secret, new_secret):
@@ -113,8 +113,8 @@ def test_the_python_sample_accepts_both_secrets_during_a_rotation(
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
-def test_the_node_sample_verifies_a_real_delivery(tmp_path, alice_endpoint, alice_instance, httpserver):
-    body, headers = deliver_one(alice_endpoint, alice_instance, httpserver)
+def test_the_node_sample_verifies_a_real_delivery(tmp_path, alice_endpoint, alice_sandbox_instance, httpserver):
+    body, headers = deliver_one(alice_endpoint, alice_sandbox_instance, httpserver)
     (tmp_path / "verify.js").write_text(docs.NODE_SAMPLE)
     (tmp_path / "body.bin").write_bytes(body)
     (tmp_path / "headers.json").write_text(json.dumps({k.lower(): v for k, v in headers.items()}))

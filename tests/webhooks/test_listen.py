@@ -13,11 +13,14 @@ from whatsapp_gateway.webhooks.outbox import event_emit
 from whatsapp_gateway.webhooks.worker import endpoint_deliver_due
 
 
-def test_the_listener_verifies_a_real_delivery(owner_alice, alice_instance, tmp_path):
+def test_the_listener_verifies_a_real_delivery(owner_alice, alice_sandbox_instance, tmp_path):
     out = io.StringIO()
     log = tmp_path / "hooks.jsonl"
     endpoint, secret = endpoint_create(
-        account=owner_alice.account, instance=alice_instance, url="http://127.0.0.1:9/hook", events=["message.received"]
+        account=owner_alice.account,
+        instance=alice_sandbox_instance,
+        url="http://127.0.0.1:9/hook",
+        events=["message.received"],
     )
     server = make_server(0, secret=secret, status=200, out=out, log_path=str(log))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -27,7 +30,7 @@ def test_the_listener_verifies_a_real_delivery(owner_alice, alice_instance, tmp_
         endpoint.save()
         event = event_emit(
             account=owner_alice.account,
-            instance=alice_instance,
+            instance=alice_sandbox_instance,
             event_type="message.received",
             data={"message_text": "Hi"},
         )
@@ -43,7 +46,7 @@ def test_the_listener_verifies_a_real_delivery(owner_alice, alice_instance, tmp_
     Webhook(secret).verify(line["raw_body"].encode(), line["headers"])
 
 
-def test_the_listener_reports_a_wrong_secret(owner_alice, alice_instance):
+def test_the_listener_reports_a_wrong_secret(owner_alice, alice_sandbox_instance):
     out = io.StringIO()
     server = make_server(0, secret="whsec_" + "B" * 44, status=500, out=out)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -51,11 +54,11 @@ def test_the_listener_reports_a_wrong_secret(owner_alice, alice_instance):
     try:
         endpoint, _ = endpoint_create(
             account=owner_alice.account,
-            instance=alice_instance,
+            instance=alice_sandbox_instance,
             url=f"http://127.0.0.1:{server.server_address[1]}/hook",
             events=["message.received"],
         )
-        event_emit(account=owner_alice.account, instance=alice_instance, event_type="message.received", data={})
+        event_emit(account=owner_alice.account, instance=alice_sandbox_instance, event_type="message.received", data={})
         endpoint_deliver_due(endpoint_id=endpoint.pk)
     finally:
         server.shutdown()

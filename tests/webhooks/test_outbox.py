@@ -23,11 +23,14 @@ STATUS_DATA = {
 
 
 def test_it_delivers_a_signed_event_after_commit(
-    alice_endpoint, alice_instance, receiver, django_capture_on_commit_callbacks
+    alice_endpoint, alice_sandbox_instance, receiver, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         event = event_emit(
-            account=alice_instance.account, instance=alice_instance, event_type="message.sent", data=STATUS_DATA
+            account=alice_sandbox_instance.account,
+            instance=alice_sandbox_instance,
+            event_type="message.sent",
+            data=STATUS_DATA,
         )
         assert Delivery.objects.get(event=event).state == DeliveryState.PENDING
         assert len(receiver.log) == 0  # nothing leaves before the commit
@@ -43,13 +46,18 @@ def test_it_delivers_a_signed_event_after_commit(
 
 
 def test_nothing_is_delivered_for_an_event_whose_transaction_rolled_back(
-    alice_endpoint, alice_instance, receiver, django_capture_on_commit_callbacks
+    alice_endpoint, alice_sandbox_instance, receiver, django_capture_on_commit_callbacks
 ):
     class Boom(Exception):
         pass
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(Boom), transaction.atomic():
-        event_emit(account=alice_instance.account, instance=alice_instance, event_type="message.sent", data=STATUS_DATA)
+        event_emit(
+            account=alice_sandbox_instance.account,
+            instance=alice_sandbox_instance,
+            event_type="message.sent",
+            data=STATUS_DATA,
+        )
         raise Boom
     assert callbacks == []
     assert not Event.objects.filter(event_type="message.sent").exists()
@@ -57,19 +65,29 @@ def test_nothing_is_delivered_for_an_event_whose_transaction_rolled_back(
     assert receiver.log == []
 
 
-def test_only_enabled_subscribed_endpoints_of_the_instance_get_a_delivery(owner_alice, alice_instance, httpserver):
+def test_only_enabled_subscribed_endpoints_of_the_instance_get_a_delivery(
+    owner_alice, alice_sandbox_instance, httpserver
+):
     account = owner_alice.account
     other_instance = make_instance(account, name="other-line")
     url = httpserver.url_for("/hook")
     httpserver.expect_request("/hook").respond_with_data("ok")
-    subscribed, _ = endpoint_create(account=account, instance=alice_instance, url=url, events=["message.received"])
-    not_subscribed, _ = endpoint_create(account=account, instance=alice_instance, url=url, events=["message.sent"])
+    subscribed, _ = endpoint_create(
+        account=account, instance=alice_sandbox_instance, url=url, events=["message.received"]
+    )
+    not_subscribed, _ = endpoint_create(
+        account=account, instance=alice_sandbox_instance, url=url, events=["message.sent"]
+    )
     other, _ = endpoint_create(account=account, instance=other_instance, url=url, events=["message.received"])
     account_wide, _ = endpoint_create(account=account, instance=None, url=url, events=["message.received"])
-    disabled, _ = endpoint_create(account=account, instance=alice_instance, url=url, events=["message.received"])
+    disabled, _ = endpoint_create(
+        account=account, instance=alice_sandbox_instance, url=url, events=["message.received"]
+    )
     endpoint_update(endpoint=disabled, is_enabled=False)
 
-    event = event_emit(account=account, instance=alice_instance, event_type="message.received", data={"from": "+1"})
+    event = event_emit(
+        account=account, instance=alice_sandbox_instance, event_type="message.received", data={"from": "+1"}
+    )
 
     assert set(Delivery.objects.filter(event=event).values_list("endpoint_id", flat=True)) == {
         subscribed.pk,
@@ -83,11 +101,14 @@ def test_it_refuses_unknown_event_types(owner_alice):
         event_emit(account=owner_alice.account, event_type="message.exploded", data={})
 
 
-def test_the_payload_is_flat_with_the_common_fields_first(alice_instance):
+def test_the_payload_is_flat_with_the_common_fields_first(alice_sandbox_instance):
     event = event_emit(
-        account=alice_instance.account, instance=alice_instance, event_type="message.sent", data=STATUS_DATA
+        account=alice_sandbox_instance.account,
+        instance=alice_sandbox_instance,
+        event_type="message.sent",
+        data=STATUS_DATA,
     )
     assert list(event.payload)[:5] == ["event", "event_id", "occurred_at", "instance_id", "instance_name"]
-    assert event.payload["instance_id"] == alice_instance.public_id
+    assert event.payload["instance_id"] == alice_sandbox_instance.public_id
     assert event.payload["error_code"] is None
     assert event.payload["occurred_at"].endswith("Z")

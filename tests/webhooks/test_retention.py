@@ -23,19 +23,25 @@ def test_the_purger_is_registered():
     assert "webhook_deliveries" in purgers()
 
 
-def test_retention_redacts_bodies_then_deletes_old_rows(alice_endpoint, alice_instance, httpserver, settings):
+def test_retention_redacts_bodies_then_deletes_old_rows(alice_endpoint, alice_sandbox_instance, httpserver, settings):
     settings.GATEWAY_RETENTION_BODY_DAYS = 30
     settings.GATEWAY_RETENTION_METADATA_DAYS = 365
     httpserver.expect_request("/hook").respond_with_data("thanks Maria")
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     with time_machine.travel(start, tick=False):
         sent = event_emit(
-            account=alice_instance.account, instance=alice_instance, event_type="message.received", data=DATA
+            account=alice_sandbox_instance.account,
+            instance=alice_sandbox_instance,
+            event_type="message.received",
+            data=DATA,
         )
         endpoint_deliver_due(endpoint_id=alice_endpoint.pk)
         httpserver.clear()  # the receiver is gone: the next event stays pending
         pending = event_emit(
-            account=alice_instance.account, instance=alice_instance, event_type="message.received", data=DATA
+            account=alice_sandbox_instance.account,
+            instance=alice_sandbox_instance,
+            event_type="message.received",
+            data=DATA,
         )
     with time_machine.travel(start + dt.timedelta(days=31), tick=False):
         result = retention_run()["webhook_deliveries"]
