@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AdminUserCreationForm
 from whatsapp_gateway.accounts.models import Account, AuditLog, Membership, Module, Plan, User
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.accounts.signals import account_resumed
+from whatsapp_gateway.lib.client_ip import request_origin
 
 
 class MembershipInline(admin.TabularInline):
@@ -67,7 +68,8 @@ def _operator_audit(request, account: Account, action: str, metadata: dict | Non
     audit_record(
         account=account,
         action=action,
-        request=request,
+        actor=request.user,
+        **request_origin(request),
         actor_label=f"operator {request.user.email or request.user.username}",
         target_type="account",
         target_id=account.public_id,

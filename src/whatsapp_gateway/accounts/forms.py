@@ -10,6 +10,7 @@ from django import forms
 
 from whatsapp_gateway.accounts.models import Account, Role
 from whatsapp_gateway.accounts.services import account_create
+from whatsapp_gateway.lib.client_ip import request_origin
 
 _TIMEZONES = sorted(zoneinfo.available_timezones())
 _COUNTRIES = sorted(phonenumbers.SUPPORTED_REGIONS)
@@ -26,12 +27,14 @@ class GatewaySignupForm(SignupForm):
 
     def save(self, request):
         user = super().save(request)
+        origin = request_origin(request)
         account_create(
             name=self.cleaned_data["business_name"],
             owner=user,
             timezone=self.cleaned_data["timezone"],
             default_country=self.cleaned_data["default_country"],
-            request=request,
+            client_ip=origin["client_ip"],
+            user_agent=origin["user_agent"],
         )
         return user
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import Account, AuditLog, Membership, Plan, Role, User
-from whatsapp_gateway.lib.client_ip import client_ip
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.lib.errors import PortalError
 
 DEFAULT_PLAN_CODE = "starter"
@@ -18,17 +18,16 @@ def audit_record(
     *,
     account: Account | None,
     action: str,
-    request: HttpRequest | None = None,
     actor: User | None = None,
     actor_label: str = "",
+    client_ip: str | None = None,
+    user_agent: str = "",
     target_type: str = "",
     target_id: str = "",
     metadata: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """Append one audit entry. Never put secrets, keys or full phone numbers in ``metadata``."""
-    if actor is None and request is not None and getattr(request, "user", None) is not None:
-        if request.user.is_authenticated:
-            actor = request.user
+    """Append one audit entry: who (``actor``, or ``actor_label`` for the system or an operator), from where
+    (``client_ip``, ``user_agent``), what. Never put secrets, keys or full phone numbers in ``metadata``."""
     if not actor_label:
         actor_label = actor.email if actor is not None else "system"
     return AuditLog.objects.create(
@@ -38,8 +37,8 @@ def audit_record(
         action=action,
         target_type=target_type,
         target_id=str(target_id)[:80],
-        ip_address=client_ip(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
+        ip_address=client_ip,
+        user_agent=user_agent[:300],
         metadata=metadata or {},
     )
 
@@ -61,7 +60,8 @@ def account_create(
     timezone: str = "UTC",
     default_country: str = "SA",
     modules: list[str] | None = None,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
 ) -> Account:
     """Create an account with ``owner`` as its owner. Runs in a transaction; audit-logged."""
     account = Account.objects.create(
@@ -75,7 +75,8 @@ def account_create(
     audit_record(
         account=account,
         action="account.created",
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=owner,
         target_type="account",
         target_id=account.public_id,
@@ -84,7 +85,9 @@ def account_create(
 
 
 @transaction.atomic
-def account_update_settings(*, account: Account, request: HttpRequest, **fields: Any) -> Account:
+def account_update_settings(
+    *, account: Account, actor: User | None = None, client_ip: str | None = None, user_agent: str = "", **fields: Any
+) -> Account:
     changed = {}
     for name, value in fields.items():
         if getattr(account, name) != value:
@@ -96,7 +99,9 @@ def account_update_settings(*, account: Account, request: HttpRequest, **fields:
         audit_record(
             account=account,
             action="account.settings_changed",
-            request=request,
+            actor=actor,
+            client_ip=client_ip,
+            user_agent=user_agent,
             target_type="account",
             target_id=account.public_id,
             metadata={"changed": changed},
@@ -111,6 +116,9 @@ class MembershipError(PortalError):
 @transaction.atomic
 def member_invite(*, account: Account, email: str, role: str, request: HttpRequest) -> Membership:
     """Add a person to the account and email them a link to set their password.
+
+    The one account service that takes the request: the invitation email is rendered with it (the site's absolute
+    links and allauth's mail adapter).
 
     The user is created without a usable password and already verified (the invitation reaches their inbox). The
     link is allauth's password-reset link (same token, same expiry, same "set password" page), so no hand-written
@@ -131,7 +139,8 @@ def member_invite(*, account: Account, email: str, role: str, request: HttpReque
     audit_record(
         account=account,
         action="member.invited",
-        request=request,
+        actor=request.user if request.user.is_authenticated else None,
+        **request_origin(request),
         target_type="user",
         target_id=email,
         metadata={"role": role},
@@ -166,10 +175,18 @@ def _invitation_email(*, account: Account, user: User, role: str, request: HttpR
 
 
 @transaction.atomic
-def member_change_role(*, actor: Membership, membership: Membership, role: str, request: HttpRequest) -> Membership:
-    if membership.account_id != actor.account_id:
+def member_change_role(
+    *,
+    by: Membership,
+    membership: Membership,
+    role: str,
+    actor: User | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
+) -> Membership:
+    if membership.account_id != by.account_id:
         raise MembershipError("Not a member of this account.")
-    if (role == Role.OWNER or membership.role == Role.OWNER) and actor.role != Role.OWNER:
+    if (role == Role.OWNER or membership.role == Role.OWNER) and by.role != Role.OWNER:
         raise MembershipError("Only an owner can grant or remove the owner role.")
     if membership.role == Role.OWNER and role != Role.OWNER:
         if (
@@ -184,7 +201,9 @@ def member_change_role(*, actor: Membership, membership: Membership, role: str, 
     audit_record(
         account=membership.account,
         action="member.role_changed",
-        request=request,
+        actor=actor,
+        client_ip=client_ip,
+        user_agent=user_agent,
         target_type="user",
         target_id=membership.user.email,
         metadata={"from": previous, "to": role},
@@ -193,16 +212,31 @@ def member_change_role(*, actor: Membership, membership: Membership, role: str, 
 
 
 @transaction.atomic
-def member_remove(*, actor: Membership, membership: Membership, request: HttpRequest) -> None:
-    if membership.account_id != actor.account_id:
+def member_remove(
+    *,
+    by: Membership,
+    membership: Membership,
+    actor: User | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
+) -> None:
+    if membership.account_id != by.account_id:
         raise MembershipError("Not a member of this account.")
-    if membership.pk == actor.pk:
+    if membership.pk == by.pk:
         raise MembershipError("You cannot remove yourself.")
-    if membership.role == Role.OWNER and actor.role != Role.OWNER:
+    if membership.role == Role.OWNER and by.role != Role.OWNER:
         raise MembershipError("Only an owner can remove an owner.")
     email = membership.user.email
     user = membership.user
     membership.delete()
     user.is_active = False
     user.save(update_fields=["is_active"])
-    audit_record(account=actor.account, action="member.removed", request=request, target_type="user", target_id=email)
+    audit_record(
+        account=by.account,
+        action="member.removed",
+        actor=actor,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        target_type="user",
+        target_id=email,
+    )

@@ -15,6 +15,7 @@ from whatsapp_gateway.accounts import selectors, services
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.forms import AccountSettingsForm, MemberInviteForm, MemberRoleForm
 from whatsapp_gateway.accounts.models import Module, Role
+from whatsapp_gateway.lib.client_ip import request_origin
 
 
 @portal_view()
@@ -29,7 +30,10 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             # The ModelForm already assigned the cleaned values; compare against a fresh copy for the audit diff.
             fresh = type(request.account).objects.get(pk=request.account.pk)
             services.account_update_settings(
-                account=fresh, request=request, **{f: form.cleaned_data[f] for f in form.Meta.fields}
+                account=fresh,
+                actor=request.user,
+                **request_origin(request),
+                **{f: form.cleaned_data[f] for f in form.Meta.fields},
             )
             messages.success(request, "Account settings saved.")
             return redirect("accounts:settings")
@@ -83,10 +87,11 @@ def member_role(request: HttpRequest, membership_id: str) -> HttpResponse:
     if form.is_valid():
         try:
             services.member_change_role(
-                actor=request.membership,
+                by=request.membership,
                 membership=membership,
                 role=form.cleaned_data["role"],
-                request=request,
+                actor=request.user,
+                **request_origin(request),
             )
             messages.success(request, f"{membership.user.email} is now {membership.get_role_display()}.")
         except services.MembershipError as exc:
@@ -99,7 +104,9 @@ def member_role(request: HttpRequest, membership_id: str) -> HttpResponse:
 def member_remove(request: HttpRequest, membership_id: str) -> HttpResponse:
     membership = selectors.membership_get_for_account(account=request.account, public_id=membership_id)
     try:
-        services.member_remove(actor=request.membership, membership=membership, request=request)
+        services.member_remove(
+            by=request.membership, membership=membership, actor=request.user, **request_origin(request)
+        )
         messages.success(request, "Member removed.")
     except services.MembershipError as exc:
         messages.error(request, str(exc))

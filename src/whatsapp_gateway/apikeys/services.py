@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.accounts.services import audit_record
@@ -41,7 +40,8 @@ def api_key_create(
     name: str,
     instances: Iterable[Instance] = (),
     created_by: User | None = None,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
 ) -> CreatedKey:
     """Create a key. Returns the full key once; only its keyed hash and a short prefix are stored. Audit-logged.
 
@@ -64,7 +64,8 @@ def api_key_create(
     audit_record(
         account=account,
         action="api_key.created",
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=created_by,
         target_type="api_key",
         target_id=key.public_id,
@@ -74,7 +75,13 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey, revoked_by: User | None = None, request: HttpRequest | None = None) -> ApiKey:
+def api_key_revoke(
+    *,
+    api_key: ApiKey,
+    revoked_by: User | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
+) -> ApiKey:
     """Revoke a key (idempotent). Requests with it then answer ``revoked_api_key``. Audit-logged."""
     if api_key.revoked_at is not None:
         return api_key
@@ -85,7 +92,8 @@ def api_key_revoke(*, api_key: ApiKey, revoked_by: User | None = None, request: 
     audit_record(
         account=api_key.account,
         action="api_key.revoked",
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=revoked_by,
         target_type="api_key",
         target_id=api_key.public_id,

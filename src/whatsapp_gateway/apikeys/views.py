@@ -13,6 +13,7 @@ from whatsapp_gateway.apikeys.forms import ApiKeyCreateForm
 from whatsapp_gateway.apikeys.selectors import api_key_get_for_account, api_key_list
 from whatsapp_gateway.apikeys.services import api_key_create, api_key_revoke
 from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.lib.client_ip import request_origin
 
 
 def _example_instance(request: HttpRequest, created) -> str:
@@ -62,7 +63,7 @@ def _create(request: HttpRequest) -> HttpResponse:
         name=form.cleaned_data["name"],
         instances=form.cleaned_data["instances"],
         created_by=request.user,
-        request=request,
+        **request_origin(request),
     )
     return _render(request, ApiKeyCreateForm(account=request.account), created=created)
 
@@ -71,7 +72,7 @@ def _create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_view(request: HttpRequest, key_id: str) -> HttpResponse:
     key = api_key_get_for_account(account=request.account, public_id=key_id)
-    api_key_revoke(api_key=key, revoked_by=request.user, request=request)
+    api_key_revoke(api_key=key, revoked_by=request.user, **request_origin(request))
     messages.success(
         request, f"The key “{key.name}” ({key.prefix}…) is revoked. Requests with it now answer revoked_api_key."
     )

@@ -17,6 +17,7 @@ from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.inbound import selectors
 from whatsapp_gateway.inbound.forms import InboundFilterForm
 from whatsapp_gateway.inbound.models import InboundMessage
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.lib.csv_export import csv_stream
 from whatsapp_gateway.lib.phone import mask_sender
 from whatsapp_gateway.ui.exports import record_when_done
@@ -172,7 +173,8 @@ def export_view(request: HttpRequest) -> HttpResponse:
         audit_record(
             account=account,
             action="inbound.exported",
-            request=request,
+            actor=request.user,
+            **request_origin(request),
             target_type="inbound_log",
             metadata={"full_numbers": reveal, "filters": params, "rows": count},
         )

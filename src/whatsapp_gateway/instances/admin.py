@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 
 from whatsapp_gateway.instances import services
 from whatsapp_gateway.instances.models import Instance, InstanceStateChange
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.lib.phone import mask
 
 
@@ -14,7 +15,7 @@ from whatsapp_gateway.lib.phone import mask
 def pause_instances(modeladmin, request, queryset) -> None:
     count = 0
     for instance in queryset.filter(deleted_at__isnull=True, is_paused=False):
-        services.instance_set_paused(instance=instance, paused=True, actor=request.user, request=request)
+        services.instance_set_paused(instance=instance, paused=True, actor=request.user, **request_origin(request))
         count += 1
     modeladmin.message_user(request, f"Paused {count} instance(s); their queued messages wait.", messages.WARNING)
 
@@ -23,7 +24,7 @@ def pause_instances(modeladmin, request, queryset) -> None:
 def resume_instances(modeladmin, request, queryset) -> None:
     count = 0
     for instance in queryset.filter(deleted_at__isnull=True, is_paused=True):
-        services.instance_set_paused(instance=instance, paused=False, actor=request.user, request=request)
+        services.instance_set_paused(instance=instance, paused=False, actor=request.user, **request_origin(request))
         count += 1
     modeladmin.message_user(request, f"Resumed {count} instance(s).", messages.SUCCESS)
 
@@ -33,7 +34,7 @@ def force_disconnect_instances(modeladmin, request, queryset) -> None:
     done, refused = 0, []
     for instance in queryset.filter(deleted_at__isnull=True):
         try:
-            services.instance_force_disconnect(instance=instance, actor=request.user, request=request)
+            services.instance_force_disconnect(instance=instance, actor=request.user, **request_origin(request))
             done += 1
         except services.InstanceError as exc:  # includes InstanceActionFailed (provider unreachable)
             refused.append(f"{instance.name}: {exc}")

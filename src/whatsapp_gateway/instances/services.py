@@ -16,7 +16,6 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
-from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.accounts.services import audit_record
@@ -103,7 +102,8 @@ def instance_create(
     provider: str | None = None,
     any_provider: bool = False,
     actor: User | None = None,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
 ) -> Instance:
     """Create an instance for ``account`` (plan limit ``max_instances``; name unique among live instances).
 
@@ -145,7 +145,8 @@ def instance_create(
         audit_record(
             account=locked_account,
             action="instance.created",
-            request=request,
+            client_ip=client_ip,
+            user_agent=user_agent,
             actor=actor,
             target_type="instance",
             target_id=instance.public_id,
@@ -167,7 +168,7 @@ def instance_create(
 
 @transaction.atomic
 def instance_rename(
-    *, instance: Instance, name: str, actor: User | None = None, request: HttpRequest | None = None
+    *, instance: Instance, name: str, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
 ) -> Instance:
     """Rename; the new name must be unique among the account's live instances. Audit-logged."""
     name = _clean_name(name)
@@ -182,7 +183,8 @@ def instance_rename(
     audit_record(
         account=locked.account,
         action="instance.renamed",
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=actor,
         target_type="instance",
         target_id=locked.public_id,
@@ -192,7 +194,9 @@ def instance_rename(
     return locked
 
 
-def instance_delete(*, instance: Instance, actor: User | None = None, request: HttpRequest | None = None) -> None:
+def instance_delete(
+    *, instance: Instance, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
+) -> None:
     """Soft-delete: the instance disappears from the portal and the API (``invalid_instance``), its callback token
     stops working and its name is free again. Then the provider's side is deleted (failures are logged only)."""
     with transaction.atomic():
@@ -205,7 +209,8 @@ def instance_delete(*, instance: Instance, actor: User | None = None, request: H
         audit_record(
             account=locked.account,
             action="instance.deleted",
-            request=request,
+            client_ip=client_ip,
+            user_agent=user_agent,
             actor=actor,
             target_type="instance",
             target_id=locked.public_id,
@@ -354,7 +359,10 @@ def _apply_connect_result(instance: Instance, result: ConnectResult, *, reason: 
 
 
 def instance_connect(
-    *, instance: Instance, phone_number: str | None = None, reason: str = "", request: HttpRequest | None = None
+    *,
+    instance: Instance,
+    phone_number: str | None = None,
+    reason: str = "",
 ) -> Instance:
     """Start pairing: a QR code to scan, or a pairing code when ``phone_number`` (any format the account's country
     understands) is given. Refused for a connected or deleted instance; provider failures raise
@@ -388,7 +396,7 @@ def instance_connect(
     return _apply_connect_result(instance, result, reason=reason or default_reason)
 
 
-def instance_restart(*, instance: Instance, request: HttpRequest | None = None) -> Instance:
+def instance_restart(*, instance: Instance) -> Instance:
     """Restart the provider session, then take its state; an unpaired session starts pairing again."""
     if instance.deleted_at is not None:
         raise InstanceError("This instance was deleted.")
@@ -403,7 +411,9 @@ def instance_restart(*, instance: Instance, request: HttpRequest | None = None) 
     return instance
 
 
-def instance_logout(*, instance: Instance, actor: User | None = None, request: HttpRequest | None = None) -> Instance:
+def instance_logout(
+    *, instance: Instance, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
+) -> Instance:
     """Unlink the WhatsApp account from the provider session (pairing is needed again). Audit-logged."""
     if instance.deleted_at is not None:
         raise InstanceError("This instance was deleted.")
@@ -421,7 +431,8 @@ def instance_logout(*, instance: Instance, actor: User | None = None, request: H
         audit_record(
             account=instance.account,
             action="instance.logged_out",
-            request=request,
+            client_ip=client_ip,
+            user_agent=user_agent,
             actor=actor,
             target_type="instance",
             target_id=instance.public_id,
@@ -524,7 +535,7 @@ def instance_qr_received(
 
 @transaction.atomic
 def instance_set_paused(
-    *, instance: Instance, paused: bool, actor: User | None = None, request: HttpRequest | None = None
+    *, instance: Instance, paused: bool, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
 ) -> Instance:
     """Operator pause/resume of one instance: a paused instance sends nothing (queued messages wait; new sends are
     refused with ``account_paused``). Resuming wakes its queue (``instance_resumed``). Audit-logged in the
@@ -535,7 +546,8 @@ def instance_set_paused(
         audit_record(
             account=instance.account,
             action="operator.instance_paused" if paused else "operator.instance_resumed",
-            request=request,
+            client_ip=client_ip,
+            user_agent=user_agent,
             actor=actor,
             target_type="instance",
             target_id=instance.public_id,
@@ -546,16 +558,17 @@ def instance_set_paused(
 
 
 def instance_force_disconnect(
-    *, instance: Instance, actor: User | None = None, request: HttpRequest | None = None
+    *, instance: Instance, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
 ) -> Instance:
     """Operator force-disconnect: log the WhatsApp session out at the provider (pairing is needed again).
 
     Uses the same service as the portal's logout; audit-logged (``instance.logged_out``) plus an operator entry."""
-    instance = instance_logout(instance=instance, actor=actor, request=request)
+    instance = instance_logout(instance=instance, actor=actor, client_ip=client_ip, user_agent=user_agent)
     audit_record(
         account=instance.account,
         action="operator.instance_disconnected",
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=actor,
         target_type="instance",
         target_id=instance.public_id,

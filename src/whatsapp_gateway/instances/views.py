@@ -27,6 +27,7 @@ from whatsapp_gateway.instances.forms import (
 )
 from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.lib import phone as phone_lib
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.providers.sandbox import simulate
 from whatsapp_gateway.providers.sandbox.phone import (
@@ -76,7 +77,8 @@ def create_view(request: HttpRequest) -> HttpResponse:
                 account=request.account,
                 name=form.cleaned_data["name"],
                 provider=form.cleaned_data.get("provider") or None,
-                request=request,
+                actor=request.user,
+                **request_origin(request),
             )
         except services.InstanceError as exc:
             form.add_error("name", exc.message)
@@ -95,7 +97,9 @@ def rename_view(request: HttpRequest, instance_id: str) -> HttpResponse:
         messages.error(request, "Use letters, digits, hyphens and underscores only.")
     else:
         try:
-            services.instance_rename(instance=instance, name=form.cleaned_data["name"], request=request)
+            services.instance_rename(
+                instance=instance, name=form.cleaned_data["name"], actor=request.user, **request_origin(request)
+            )
         except services.InstanceError as exc:
             messages.error(request, exc.message)
         else:
@@ -107,7 +111,7 @@ def rename_view(request: HttpRequest, instance_id: str) -> HttpResponse:
 @require_POST
 def delete_view(request: HttpRequest, instance_id: str) -> HttpResponse:
     instance = selectors.instance_get_for_account(account=request.account, public_id=instance_id)
-    services.instance_delete(instance=instance, request=request)
+    services.instance_delete(instance=instance, actor=request.user, **request_origin(request))
     messages.success(request, f"Instance {instance.name} deleted.")
     return redirect("instances:list")
 
@@ -156,7 +160,7 @@ def connect_view(request: HttpRequest, instance_id: str) -> HttpResponse:
     form = ConnectForm(request.POST)
     phone_number = form.cleaned_data.get("phone_number", "") if form.is_valid() else ""
     try:
-        instance = services.instance_connect(instance=instance, phone_number=phone_number or None, request=request)
+        instance = services.instance_connect(instance=instance, phone_number=phone_number or None)
     except services.InstanceError as exc:
         messages.error(request, exc.message)
     else:
@@ -180,7 +184,7 @@ def connect_view(request: HttpRequest, instance_id: str) -> HttpResponse:
 def restart_view(request: HttpRequest, instance_id: str) -> HttpResponse:
     instance = selectors.instance_get_for_account(account=request.account, public_id=instance_id)
     try:
-        instance = services.instance_restart(instance=instance, request=request)
+        instance = services.instance_restart(instance=instance)
     except services.InstanceError as exc:
         messages.error(request, exc.message)
     else:
@@ -193,7 +197,7 @@ def restart_view(request: HttpRequest, instance_id: str) -> HttpResponse:
 def logout_view(request: HttpRequest, instance_id: str) -> HttpResponse:
     instance = selectors.instance_get_for_account(account=request.account, public_id=instance_id)
     try:
-        services.instance_logout(instance=instance, request=request)
+        services.instance_logout(instance=instance, actor=request.user, **request_origin(request))
     except services.InstanceError as exc:
         messages.error(request, exc.message)
     else:

@@ -9,6 +9,7 @@ peer (``REMOTE_ADDR``) is the client. The value is validated as an IP address; a
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -50,3 +51,9 @@ def client_ip(request: HttpRequest | None) -> str | None:
     if hops > 0 and forwarded.strip():
         return forwarded_client(forwarded, hops)
     return clean_ip(request.META.get("REMOTE_ADDR"))
+
+
+def request_origin(request: HttpRequest) -> dict[str, Any]:
+    """Where a portal or admin request came from, as the keyword arguments the services take for the audit log next
+    to ``actor``: ``client_ip`` and ``user_agent``."""
+    return {"client_ip": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300]}

@@ -19,7 +19,7 @@ from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.instances.tabs import render_tab
 from whatsapp_gateway.lib import errors
-from whatsapp_gateway.lib.client_ip import client_ip
+from whatsapp_gateway.lib.client_ip import client_ip, request_origin
 from whatsapp_gateway.lib.csv_export import csv_stream
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, mask, normalize_e164
 from whatsapp_gateway.messaging import policy
@@ -147,7 +147,8 @@ def export_view(request: HttpRequest) -> StreamingHttpResponse:
         audit_record(
             account=account,
             action="message_log.exported",
-            request=request,
+            actor=request.user,
+            **request_origin(request),
             target_type="message_log",
             metadata={"filters": filters, "full_numbers": reveal, "rows": count},
         )

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.messaging.models import PolicyEvent
 from whatsapp_gateway.operations.killswitch import operator_settings_get
 from whatsapp_gateway.operations.models import OperatorSettings
@@ -30,7 +31,10 @@ class OperatorSettingsAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         # Through the service, so the change is audit-logged and logged.
         sending_set_enabled(
-            enabled=obj.sending_enabled, actor=request.user, reason=obj.sending_disabled_reason, request=request
+            enabled=obj.sending_enabled,
+            reason=obj.sending_disabled_reason,
+            actor=request.user,
+            **request_origin(request),
         )
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.db import transaction
-from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import User
 from whatsapp_gateway.accounts.services import audit_record
@@ -20,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 @transaction.atomic
 def sending_set_enabled(
-    *, enabled: bool, actor: User | None = None, reason: str = "", request: HttpRequest | None = None
+    *, enabled: bool, actor: User | None = None, reason: str = "", client_ip: str | None = None, user_agent: str = ""
 ) -> OperatorSettings:
     """Turn all outbound sending on or off for the whole gateway. Audit-logged (account-less entry)."""
     row = OperatorSettings.objects.select_for_update().get_or_create(pk=OperatorSettings.SINGLETON_ID)[0]
@@ -33,7 +32,8 @@ def sending_set_enabled(
         audit_record(
             account=None,
             action="operator.sending_enabled" if enabled else "operator.sending_disabled",
-            request=request,
+            client_ip=client_ip,
+            user_agent=user_agent,
             actor=actor,
             target_type="gateway",
             target_id="kill_switch",

@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.operations import metrics, selectors, services
 from whatsapp_gateway.operations.forms import KillSwitchForm
 
@@ -42,7 +43,7 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         enabled = form.cleaned_data["enabled"]
         services.sending_set_enabled(
-            enabled=enabled, actor=request.user, reason=form.cleaned_data["reason"], request=request
+            enabled=enabled, reason=form.cleaned_data["reason"], actor=request.user, **request_origin(request)
         )
         if enabled:
             messages.success(request, "Outbound sending is enabled again; queued messages resume.")

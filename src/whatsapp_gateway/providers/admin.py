@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from whatsapp_gateway.accounts.services import audit_record
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.providers import services
 from whatsapp_gateway.providers.config import OPTION_SETTINGS, SECRET_SETTINGS, stored_secrets
 from whatsapp_gateway.providers.models import CallbackRejection, ProviderCallback, ProviderConfig, SandboxMessage
@@ -195,7 +196,8 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         audit_record(
             account=None,
             action="provider_config.updated" if change else "provider_config.created",
-            request=request,
+            actor=request.user,
+            **request_origin(request),
             target_type="provider_config",
             target_id=obj.provider,
             metadata={

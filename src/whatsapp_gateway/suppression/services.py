@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.accounts.services import audit_record
@@ -49,7 +48,8 @@ def suppression_add(
     source: str = SuppressionSource.MANUAL,
     note: str = "",
     actor: User | None = None,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
     actor_label: str = "",
     instance=None,
 ) -> Suppression:
@@ -67,14 +67,15 @@ def suppression_add(
                 source=source,
                 note=note.strip()[:500],
                 instance=instance,
-                created_by=actor if actor is not None else _request_user(request),
+                created_by=actor,
             )
     except IntegrityError as exc:  # a concurrent add of the same number won the race
         raise SuppressionExists(suppression_find(account=account, phone_e164=phone_e164)) from exc
     audit_record(
         account=account,
         action="suppression.added",
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=actor,
         actor_label=actor_label,
         target_type="suppression",
@@ -84,18 +85,14 @@ def suppression_add(
     return suppression
 
 
-def _request_user(request: HttpRequest | None) -> User | None:
-    user = getattr(request, "user", None) if request is not None else None
-    return user if user is not None and user.is_authenticated else None
-
-
 @transaction.atomic
 def suppression_remove(
     *,
     suppression: Suppression,
     note: str,
     actor: User | None = None,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
     actor_label: str = "",
 ) -> Suppression:
     """Lift a suppression. The row is kept (``removed_at``, note, who) for the audit trail. Audit-logged."""
@@ -107,12 +104,13 @@ def suppression_remove(
         raise SuppressionError("This suppression was already removed.")
     locked.removed_at = now()
     locked.removed_note = note[:500]
-    locked.removed_by = actor if actor is not None else _request_user(request)
+    locked.removed_by = actor
     locked.save(update_fields=["removed_at", "removed_note", "removed_by"])
     audit_record(
         account=locked.account,
         action="suppression.removed",
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=actor,
         actor_label=actor_label,
         target_type="suppression",
@@ -206,7 +204,8 @@ def suppression_import(
     note: str = "",
     filename: str = "",
     actor: User | None = None,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
 ) -> ImportReport:
     """Import a CSV of numbers as manual blocks (``reason=blocked``, ``source=import``). All or nothing.
 
@@ -218,7 +217,7 @@ def suppression_import(
         report = build_report(account=account, data=data)
         if not report.ok:
             return report
-        created_by = actor if actor is not None else _request_user(request)
+        created_by = actor
         rows = [
             Suppression(
                 account=account,
@@ -242,7 +241,8 @@ def suppression_import(
         audit_record(
             account=account,
             action="suppression.imported",
-            request=request,
+            client_ip=client_ip,
+            user_agent=user_agent,
             actor=actor,
             target_type="suppression",
             target_id=filename[:80],

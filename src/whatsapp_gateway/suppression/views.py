@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
 from whatsapp_gateway.accounts.services import audit_record
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.lib.csv_export import csv_stream
 from whatsapp_gateway.lib.phone import mask, mask_sender
 from whatsapp_gateway.suppression import selectors, services
@@ -46,7 +47,8 @@ def list_view(request: HttpRequest) -> HttpResponse:
                 account=account,
                 phone_e164=add_form.cleaned_data["phone"],
                 note=add_form.cleaned_data["note"],
-                request=request,
+                actor=request.user,
+                **request_origin(request),
             )
         except services.SuppressionExists as exc:
             add_form.add_error("phone", str(exc))
@@ -98,7 +100,8 @@ def import_view(request: HttpRequest) -> HttpResponse:
             data=upload.read(),
             note=form.cleaned_data["note"],
             filename=upload.name,
-            request=request,
+            actor=request.user,
+            **request_origin(request),
         )
         if report.imported:
             messages.success(request, f"Imported {report.imported} number(s) as blocked.")
@@ -119,7 +122,9 @@ def remove_view(request: HttpRequest, suppression_id: str) -> HttpResponse:
         messages.error(request, "Say why the number may be messaged again (a note is required to remove it).")
         return redirect("suppression:list")
     try:
-        services.suppression_remove(suppression=suppression, note=form.cleaned_data["note"], request=request)
+        services.suppression_remove(
+            suppression=suppression, note=form.cleaned_data["note"], actor=request.user, **request_origin(request)
+        )
     except services.SuppressionError as exc:
         messages.error(request, str(exc))
     else:
@@ -181,7 +186,8 @@ def export_view(request: HttpRequest) -> StreamingHttpResponse:
         audit_record(
             account=request.account,
             action="suppression.exported",
-            request=request,
+            actor=request.user,
+            **request_origin(request),
             target_type="suppression_list",
             metadata={"query": criteria.get("q", ""), "include_removed": bool(criteria.get("removed")), "rows": count},
         )

@@ -8,7 +8,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from whatsapp_gateway.accounts.models import Module
+from whatsapp_gateway.accounts.models import Module, User
 from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.inbound.services import inbound_forwarding_update
 from whatsapp_gateway.lib.crypto import keyed_hash
@@ -329,10 +329,14 @@ class TestOutcome:
     summary: str
 
 
-def threecx_send_test(*, integration: Integration, request=None) -> TestOutcome:
+def threecx_send_test(
+    *, integration: Integration, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
+) -> TestOutcome:
     """Send one test ``message.received`` to 3CX now (through the engine's URL check, client and delivery log) and
     record it in the integration's event log."""
-    result = endpoint_send_test_event(endpoint=integration.delivery_endpoint, request=request)
+    result = endpoint_send_test_event(
+        endpoint=integration.delivery_endpoint, actor=actor, client_ip=client_ip, user_agent=user_agent
+    )
     attempt = result.attempt
     status = attempt.status_code if attempt else None
     ok = attempt is not None and attempt.outcome == "sent"

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 
-from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib.clock import now
@@ -92,7 +91,14 @@ def endpoint_url_current(integration: Integration) -> str:
     return endpoint.url if endpoint is not None else ""
 
 
-def _endpoint_sync(integration: Integration, *, url: str | None = None, request: HttpRequest | None = None) -> None:
+def _endpoint_sync(
+    integration: Integration,
+    *,
+    url: str | None = None,
+    actor: User | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
+) -> None:
     """Keep the integration's delivery endpoint (kind ``threecx``) in line with its settings: created when the first
     URL is saved, URL updated, enabled exactly while the integration is active with inbound on. Saving also
     re-enables an endpoint the engine turned off (410 Gone, 5 days of failures)."""
@@ -108,7 +114,9 @@ def _endpoint_sync(integration: Integration, *, url: str | None = None, request:
             instance=None,
             kind=EndpointKind.THREECX,
             is_enabled=wanted,
-            request=request,
+            actor=actor,
+            client_ip=client_ip,
+            user_agent=user_agent,
         )
         integration.delivery_endpoint = endpoint
         integration.endpoint_url_hint = endpoint_url_hint(url)
@@ -118,7 +126,9 @@ def _endpoint_sync(integration: Integration, *, url: str | None = None, request:
         endpoint=endpoint,
         url=url if url is not None and url != endpoint.url else None,
         is_enabled=wanted if wanted != endpoint.is_enabled else None,
-        request=request,
+        actor=actor,
+        client_ip=client_ip,
+        user_agent=user_agent,
     )
     integration.delivery_endpoint = endpoint
     if url is not None:
@@ -163,11 +173,20 @@ def ip_allowed(ip: str | None, allowed: list[str]) -> bool:
     return False
 
 
-def _audit(integration: Integration, action: str, request: HttpRequest | None, **metadata: Any) -> None:
+def _audit(
+    integration: Integration,
+    action: str,
+    actor: User | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
+    **metadata: Any,
+) -> None:
     audit_record(
         account=integration.account,
         action=action,
-        request=request,
+        actor=actor,
+        client_ip=client_ip,
+        user_agent=user_agent,
         target_type="threecx_integration",
         target_id=integration.public_id,
         metadata=metadata,
@@ -181,7 +200,9 @@ def integration_create(
     name: str,
     default_instance: Instance | None,
     endpoint_url: str = "",
-    request: HttpRequest | None = None,
+    actor: User | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
     **settings_fields: Any,
 ) -> tuple[Integration, Credentials]:
     """Create an integration with a fresh secret and API key; returns them in clear, once. Audit-logged."""
@@ -197,8 +218,17 @@ def integration_create(
     _set_secret(integration, secret)
     _set_api_key(integration, api_key)
     integration.save()
-    _audit(integration, "threecx.integration_created", request, name=integration.name)
-    _endpoint_sync(integration, url=endpoint_url.strip() or None, request=request)
+    _audit(
+        integration,
+        "threecx.integration_created",
+        actor=actor,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        name=integration.name,
+    )
+    _endpoint_sync(
+        integration, url=endpoint_url.strip() or None, actor=actor, client_ip=client_ip, user_agent=user_agent
+    )
     return integration, Credentials(secret=secret, api_key=api_key)
 
 
@@ -206,7 +236,9 @@ def integration_create(
 def integration_update(
     *,
     integration: Integration,
-    request: HttpRequest | None = None,
+    actor: User | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
     endpoint_url: str | None = None,
     **fields: Any,
 ) -> Integration:
@@ -230,8 +262,15 @@ def integration_update(
         changed["endpoint_url"] = endpoint_url_hint(url)
     if changed:
         integration.save()
-        _audit(integration, "threecx.integration_updated", request, changed=changed)
-    _endpoint_sync(integration, url=url, request=request)
+        _audit(
+            integration,
+            "threecx.integration_updated",
+            actor=actor,
+            client_ip=client_ip,
+            user_agent=user_agent,
+            changed=changed,
+        )
+    _endpoint_sync(integration, url=url, actor=actor, client_ip=client_ip, user_agent=user_agent)
     return integration
 
 
@@ -244,7 +283,14 @@ def _audit_value(field: str, value: Any) -> Any:
 
 
 @transaction.atomic
-def integration_set_status(*, integration: Integration, status: str, request: HttpRequest | None = None) -> None:
+def integration_set_status(
+    *,
+    integration: Integration,
+    status: str,
+    actor: User | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
+) -> None:
     if status not in IntegrationStatus.values:
         raise ValueError(f"unknown status {status!r}")
     if integration.status == status:
@@ -252,66 +298,97 @@ def integration_set_status(*, integration: Integration, status: str, request: Ht
     integration.status = status
     integration.save(update_fields=["status", "updated_at"])
     action = "enabled" if status == IntegrationStatus.ACTIVE else "disabled"
-    _audit(integration, f"threecx.integration_{action}", request)
-    _endpoint_sync(integration, request=request)
+    _audit(integration, f"threecx.integration_{action}", actor=actor, client_ip=client_ip, user_agent=user_agent)
+    _endpoint_sync(integration, actor=actor, client_ip=client_ip, user_agent=user_agent)
 
 
 @transaction.atomic
-def integration_resume_forwarding(*, integration: Integration, request: HttpRequest | None = None) -> None:
+def integration_resume_forwarding(
+    *, integration: Integration, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
+) -> None:
     """Re-enable a delivery endpoint the engine disabled on its own (the integration's settings say it should be
     on). Audit-logged by the webhooks service."""
     endpoint = integration.delivery_endpoint
     if endpoint is None or endpoint.is_enabled:
         return
     if integration.is_active and integration.inbound_enabled:
-        endpoint_update(endpoint=endpoint, is_enabled=True, request=request)
+        endpoint_update(endpoint=endpoint, is_enabled=True, actor=actor, client_ip=client_ip, user_agent=user_agent)
 
 
 @transaction.atomic
-def integration_rotate_secret(*, integration: Integration, request: HttpRequest | None = None) -> Credentials:
+def integration_rotate_secret(
+    *, integration: Integration, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
+) -> Credentials:
     """Replace the secret at once (the old one stops working); the new one is returned once."""
     secret = _new_secret()
     _set_secret(integration, secret)
     integration.save(
         update_fields=["secret_hash", "secret_encrypted", "secret_prefix", "secret_rotated_at", "updated_at"]
     )
-    _audit(integration, "threecx.secret_rotated", request)
+    _audit(integration, "threecx.secret_rotated", actor=actor, client_ip=client_ip, user_agent=user_agent)
     return Credentials(secret=secret)
 
 
 @transaction.atomic
-def integration_rotate_api_key(*, integration: Integration, request: HttpRequest | None = None) -> Credentials:
+def integration_rotate_api_key(
+    *, integration: Integration, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
+) -> Credentials:
     """Replace the Generic SMS API key at once; paste the new one into 3CX's SMS trunk settings."""
     api_key = _new_api_key()
     _set_api_key(integration, api_key)
     integration.save(update_fields=["api_key_hash", "api_key_prefix", "api_key_rotated_at", "updated_at"])
-    _audit(integration, "threecx.api_key_rotated", request)
+    _audit(integration, "threecx.api_key_rotated", actor=actor, client_ip=client_ip, user_agent=user_agent)
     return Credentials(api_key=api_key)
 
 
 @transaction.atomic
-def integration_delete(*, integration: Integration, request: HttpRequest | None = None) -> None:
-    _audit(integration, "threecx.integration_deleted", request, name=integration.name)
+def integration_delete(
+    *, integration: Integration, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
+) -> None:
+    _audit(
+        integration,
+        "threecx.integration_deleted",
+        actor=actor,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        name=integration.name,
+    )
     endpoint = integration.delivery_endpoint
     integration.delete()
     if endpoint is not None:
-        endpoint_delete(endpoint=endpoint, request=request)
+        endpoint_delete(endpoint=endpoint, actor=actor, client_ip=client_ip, user_agent=user_agent)
 
 
 @transaction.atomic
 def did_mapping_add(
-    *, integration: Integration, did: str, instance: Instance, request: HttpRequest | None = None
+    *,
+    integration: Integration,
+    did: str,
+    instance: Instance,
+    actor: User | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
 ) -> DidMapping:
     """Map a 3CX DID (already E.164) to an instance of the same account; one instance per DID."""
     if instance.account_id != integration.account_id:
         raise ValueError("the instance belongs to another account")
     mapping, _ = DidMapping.objects.update_or_create(integration=integration, did=did, defaults={"instance": instance})
-    _audit(integration, "threecx.did_mapped", request, did=did, instance=instance.public_id)
+    _audit(
+        integration,
+        "threecx.did_mapped",
+        actor=actor,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        did=did,
+        instance=instance.public_id,
+    )
     return mapping
 
 
 @transaction.atomic
-def did_mapping_remove(*, integration: Integration, did: str, request: HttpRequest | None = None) -> None:
+def did_mapping_remove(
+    *, integration: Integration, did: str, actor: User | None = None, client_ip: str | None = None, user_agent: str = ""
+) -> None:
     deleted, _ = DidMapping.objects.filter(integration=integration, did=did).delete()
     if deleted:
-        _audit(integration, "threecx.did_unmapped", request, did=did)
+        _audit(integration, "threecx.did_unmapped", actor=actor, client_ip=client_ip, user_agent=user_agent, did=did)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Module, Role
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.threecx import call_templates, delivery, selectors, services
 from whatsapp_gateway.threecx.crm_template import crm_template_xml
 from whatsapp_gateway.threecx.forms import DidMappingForm, IntegrationForm
@@ -91,7 +92,8 @@ def create_view(request: HttpRequest) -> HttpResponse:
         integration, credentials = services.integration_create(
             account=request.account,
             endpoint_url=form.cleaned_data["endpoint_url"],
-            request=request,
+            actor=request.user,
+            **request_origin(request),
             **fields,
         )
         _remember_once(request, integration, credentials)
@@ -154,7 +156,11 @@ def edit_view(request: HttpRequest, integration_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         url = form.cleaned_data["endpoint_url"]
         services.integration_update(
-            integration=integration, request=request, endpoint_url=url or None, **form.settings_fields()
+            integration=integration,
+            actor=request.user,
+            **request_origin(request),
+            endpoint_url=url or None,
+            **form.settings_fields(),
         )
         messages.success(request, "Settings saved.")
         return redirect("threecx:detail", integration_id=integration.public_id)
@@ -166,7 +172,11 @@ def edit_view(request: HttpRequest, integration_id: str) -> HttpResponse:
 @require_POST
 def rotate_secret_view(request: HttpRequest, integration_id: str) -> HttpResponse:
     integration = selectors.integration_get_for_account(account=request.account, public_id=integration_id)
-    _remember_once(request, integration, services.integration_rotate_secret(integration=integration, request=request))
+    _remember_once(
+        request,
+        integration,
+        services.integration_rotate_secret(integration=integration, actor=request.user, **request_origin(request)),
+    )
     messages.warning(
         request, "New secret created; the old one no longer works. Update your middleware or CRM template."
     )
@@ -178,7 +188,11 @@ def rotate_secret_view(request: HttpRequest, integration_id: str) -> HttpRespons
 @require_POST
 def rotate_api_key_view(request: HttpRequest, integration_id: str) -> HttpResponse:
     integration = selectors.integration_get_for_account(account=request.account, public_id=integration_id)
-    _remember_once(request, integration, services.integration_rotate_api_key(integration=integration, request=request))
+    _remember_once(
+        request,
+        integration,
+        services.integration_rotate_api_key(integration=integration, actor=request.user, **request_origin(request)),
+    )
     messages.warning(request, "New API key created; the old one no longer works. Paste it into the 3CX SMS trunk.")
     return redirect("threecx:detail", integration_id=integration.public_id)
 
@@ -190,7 +204,9 @@ def status_view(request: HttpRequest, integration_id: str) -> HttpResponse:
     integration = selectors.integration_get_for_account(account=request.account, public_id=integration_id)
     status = request.POST.get("status", "")
     if status in IntegrationStatus.values:
-        services.integration_set_status(integration=integration, status=status, request=request)
+        services.integration_set_status(
+            integration=integration, status=status, actor=request.user, **request_origin(request)
+        )
         messages.success(request, f"Integration {IntegrationStatus(status).label.lower()}.")
     return redirect("threecx:detail", integration_id=integration.public_id)
 
@@ -201,7 +217,7 @@ def status_view(request: HttpRequest, integration_id: str) -> HttpResponse:
 def delete_view(request: HttpRequest, integration_id: str) -> HttpResponse:
     integration = selectors.integration_get_for_account(account=request.account, public_id=integration_id)
     name = integration.name
-    services.integration_delete(integration=integration, request=request)
+    services.integration_delete(integration=integration, actor=request.user, **request_origin(request))
     messages.success(request, f"Integration “{name}” deleted.")
     return redirect("threecx:list")
 
@@ -217,7 +233,8 @@ def did_add_view(request: HttpRequest, integration_id: str) -> HttpResponse:
             integration=integration,
             did=form.cleaned_data["did"],
             instance=form.cleaned_data["instance"],
-            request=request,
+            actor=request.user,
+            **request_origin(request),
         )
         messages.success(request, f"DID {form.cleaned_data['did']} mapped.")
     else:
@@ -233,7 +250,7 @@ def did_add_view(request: HttpRequest, integration_id: str) -> HttpResponse:
 def did_remove_view(request: HttpRequest, integration_id: str) -> HttpResponse:
     integration = selectors.integration_get_for_account(account=request.account, public_id=integration_id)
     did = request.POST.get("did", "")
-    services.did_mapping_remove(integration=integration, did=did, request=request)
+    services.did_mapping_remove(integration=integration, did=did, actor=request.user, **request_origin(request))
     messages.success(request, f"DID {did} unmapped.")
     return redirect("threecx:detail", integration_id=integration.public_id)
 
@@ -247,7 +264,7 @@ def send_test_view(request: HttpRequest, integration_id: str) -> HttpResponse:
     if integration.delivery_endpoint is None:
         messages.error(request, "Save the 3CX Webhook URL first.")
         return redirect("threecx:detail", integration_id=integration.public_id)
-    outcome = delivery.threecx_send_test(integration=integration, request=request)
+    outcome = delivery.threecx_send_test(integration=integration, actor=request.user, **request_origin(request))
     if outcome.ok:
         messages.success(request, f"3CX answered {outcome.summary}. The test message should appear in 3CX.")
     else:
@@ -261,7 +278,7 @@ def send_test_view(request: HttpRequest, integration_id: str) -> HttpResponse:
 def resume_forwarding_view(request: HttpRequest, integration_id: str) -> HttpResponse:
     """Turn forwarding back on after the engine disabled the 3CX endpoint (410 Gone, or 5 days of failures)."""
     integration = selectors.integration_get_for_account(account=request.account, public_id=integration_id)
-    services.integration_resume_forwarding(integration=integration, request=request)
+    services.integration_resume_forwarding(integration=integration, actor=request.user, **request_origin(request))
     messages.success(request, "Forwarding to 3CX is on again.")
     return redirect("threecx:detail", integration_id=integration.public_id)
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
 from whatsapp_gateway.accounts.services import audit_record
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.ui.reveal import SCOPES, reveal_grant
 
 
@@ -33,7 +34,12 @@ def reveal_view(request: HttpRequest) -> HttpResponse:
         next_url = "/dashboard"
     path = urlsplit(next_url).path
     audit_record(
-        account=request.account, action=SCOPES[scope], request=request, target_type="page", target_id=path[:80]
+        account=request.account,
+        action=SCOPES[scope],
+        actor=request.user,
+        **request_origin(request),
+        target_type="page",
+        target_id=path[:80],
     )
     reveal_grant(request, scope)
     return redirect(_with_reveal(next_url))

@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import Account, Membership, Role, User
 from whatsapp_gateway.accounts.services import audit_record
@@ -38,12 +37,20 @@ class EndpointError(PortalError):
 
 
 def endpoint_audit(
-    *, account: Account, action: str, endpoint: Endpoint, request: HttpRequest | None, actor=None, **meta
+    *,
+    account: Account,
+    action: str,
+    endpoint: Endpoint,
+    client_ip: str | None = None,
+    user_agent: str = "",
+    actor=None,
+    **meta,
 ):
     audit_record(
         account=account,
         action=action,
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=actor,
         target_type="webhook_endpoint",
         target_id=endpoint.public_id,
@@ -76,7 +83,8 @@ def endpoint_create(
     instance: Instance | None = None,
     kind: str = EndpointKind.CUSTOMER,
     is_enabled: bool = True,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
     actor: User | None = None,
 ) -> tuple[Endpoint, str]:
     """Create an endpoint with a fresh ``whsec_`` secret. Returns ``(endpoint, secret)``: show the secret once.
@@ -95,7 +103,14 @@ def endpoint_create(
         disabled_at=None if is_enabled else now(),
         secret=secret,
     )
-    endpoint_audit(account=account, action="webhook.created", endpoint=endpoint, request=request, actor=actor)
+    endpoint_audit(
+        account=account,
+        action="webhook.created",
+        endpoint=endpoint,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        actor=actor,
+    )
     return endpoint, secret
 
 
@@ -106,7 +121,8 @@ def endpoint_update(
     url: str | None = None,
     events: list[str] | None = None,
     is_enabled: bool | None = None,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
     actor: User | None = None,
 ) -> Endpoint:
     """Change URL, events or the enabled flag. Re-enabling clears an automatic disable and its failure streak.
@@ -139,7 +155,8 @@ def endpoint_update(
             account=endpoint.account,
             action="webhook.updated",
             endpoint=endpoint,
-            request=request,
+            client_ip=client_ip,
+            user_agent=user_agent,
             actor=actor,
             **changed,
         )
@@ -148,7 +165,7 @@ def endpoint_update(
 
 @transaction.atomic
 def endpoint_rotate_secret(
-    *, endpoint: Endpoint, request: HttpRequest | None = None, actor: User | None = None
+    *, endpoint: Endpoint, client_ip: str | None = None, user_agent: str = "", actor: User | None = None
 ) -> tuple[Endpoint, str]:
     """Issue a new secret. For 24 hours requests are signed with both the new and the previous secret, so
     receivers can switch at their pace. Returns ``(endpoint, new_secret)``; show it once. Audit-logged."""
@@ -164,7 +181,8 @@ def endpoint_rotate_secret(
         account=endpoint.account,
         action="webhook.secret_rotated",
         endpoint=endpoint,
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=actor,
         previous_valid_until=iso8601(endpoint.previous_secret_expires_at),
     )
@@ -172,8 +190,17 @@ def endpoint_rotate_secret(
 
 
 @transaction.atomic
-def endpoint_delete(*, endpoint: Endpoint, request: HttpRequest | None = None, actor: User | None = None) -> None:
-    endpoint_audit(account=endpoint.account, action="webhook.deleted", endpoint=endpoint, request=request, actor=actor)
+def endpoint_delete(
+    *, endpoint: Endpoint, client_ip: str | None = None, user_agent: str = "", actor: User | None = None
+) -> None:
+    endpoint_audit(
+        account=endpoint.account,
+        action="webhook.deleted",
+        endpoint=endpoint,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        actor=actor,
+    )
     endpoint.delete()
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import User
 from whatsapp_gateway.lib.clock import now
@@ -37,7 +36,7 @@ class TestResult:
 
 
 def endpoint_send_test_event(
-    *, endpoint: Endpoint, request: HttpRequest | None = None, actor: User | None = None
+    *, endpoint: Endpoint, client_ip: str | None = None, user_agent: str = "", actor: User | None = None
 ) -> TestResult:
     """Send one ``webhook.test`` event now, in this request, through the real signer, URL check and client, and
     record it in the delivery log. No retries. Returns the delivery and its attempt (status, latency, excerpt)."""
@@ -70,7 +69,12 @@ def endpoint_send_test_event(
             lease_until=at + dt.timedelta(seconds=settings.GATEWAY_WEBHOOK_LEASE_SECONDS),
         )
         endpoint_audit(
-            account=endpoint.account, action="webhook.test_sent", endpoint=endpoint, request=request, actor=actor
+            account=endpoint.account,
+            action="webhook.test_sent",
+            endpoint=endpoint,
+            client_ip=client_ip,
+            user_agent=user_agent,
+            actor=actor,
         )
     result = engine.attempt(endpoint, delivery, event)
     claim = Claim("claimed", endpoint, token, [delivery])
@@ -91,7 +95,9 @@ def _reopen(queryset) -> int:
 
 
 @transaction.atomic
-def delivery_resend(*, delivery: Delivery, request: HttpRequest | None = None, actor: User | None = None) -> Delivery:
+def delivery_resend(
+    *, delivery: Delivery, client_ip: str | None = None, user_agent: str = "", actor: User | None = None
+) -> Delivery:
     """Deliver this delivery again (same ``webhook-id``), with a fresh retry cycle. Audit-logged."""
     endpoint = delivery.endpoint
     if not endpoint.is_enabled:
@@ -103,7 +109,8 @@ def delivery_resend(*, delivery: Delivery, request: HttpRequest | None = None, a
         account=endpoint.account,
         action="webhook.resent",
         endpoint=endpoint,
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=actor,
         delivery=delivery.public_id,
     )
@@ -118,7 +125,8 @@ def deliveries_resend_failed(
     endpoint: Endpoint,
     since: dt.datetime,
     until: dt.datetime | None = None,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
     actor: User | None = None,
 ) -> int:
     """Resend every ``failed`` or ``blocked`` delivery of the endpoint created since ``since`` (and before
@@ -135,7 +143,8 @@ def deliveries_resend_failed(
         account=endpoint.account,
         action="webhook.resent_failed",
         endpoint=endpoint,
-        request=request,
+        client_ip=client_ip,
+        user_agent=user_agent,
         actor=actor,
         since=iso8601(since),
         count=count,

@@ -10,6 +10,7 @@ from whatsapp_gateway.accounts.models import Role
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.instances.tabs import render_tab
 from whatsapp_gateway.lib import crypto
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.webhooks import endpoints, resend, selectors
 from whatsapp_gateway.webhooks.catalogue import RECOMMENDED_EVENTS, events_by_group
@@ -62,16 +63,18 @@ def webhook_tab(request: HttpRequest, instance: Instance) -> HttpResponse:
             messages.error(request, "Save a webhook first.")
             return _back(instance)
         elif action == "rotate":
-            endpoint, secret = endpoints.endpoint_rotate_secret(endpoint=endpoint, request=request)
+            endpoint, secret = endpoints.endpoint_rotate_secret(
+                endpoint=endpoint, actor=request.user, **request_origin(request)
+            )
             _show_secret_once(request, instance, secret)
             messages.success(request, "New signing secret issued. The previous one keeps signing for 24 hours.")
             return _back(instance)
         elif action == "test":
-            result = resend.endpoint_send_test_event(endpoint=endpoint, request=request)
+            result = resend.endpoint_send_test_event(endpoint=endpoint, actor=request.user, **request_origin(request))
             request.session[TEST_SESSION_KEY] = result.delivery.public_id
             return _back(instance)
         elif action == "delete":
-            endpoints.endpoint_delete(endpoint=endpoint, request=request)
+            endpoints.endpoint_delete(endpoint=endpoint, actor=request.user, **request_origin(request))
             messages.success(request, "Webhook removed. No more events are sent for this instance.")
             return _back(instance)
         else:
@@ -113,7 +116,8 @@ def _save(request: HttpRequest, instance: Instance, endpoint, form: WebhookForm)
                 url=data["destination_url"],
                 events=data["events"],
                 is_enabled=data["is_enabled"],
-                request=request,
+                actor=request.user,
+                **request_origin(request),
             )
             _show_secret_once(request, instance, secret)
             messages.success(request, "Webhook saved. Copy the signing secret now: it is shown only once.")
@@ -123,7 +127,8 @@ def _save(request: HttpRequest, instance: Instance, endpoint, form: WebhookForm)
                 url=data["destination_url"],
                 events=data["events"],
                 is_enabled=data["is_enabled"],
-                request=request,
+                actor=request.user,
+                **request_origin(request),
             )
             messages.success(request, "Webhook saved.")
     except endpoints.EndpointError as exc:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.webhooks import docs, endpoints, resend, selectors
 from whatsapp_gateway.webhooks.catalogue import EVENT_TYPES
@@ -115,7 +116,7 @@ def delivery_resend(request: HttpRequest, endpoint_id: str, delivery_id: str) ->
     endpoint = selectors.endpoint_get_for_account(account=request.account, public_id=endpoint_id)
     delivery = selectors.delivery_get_for_account(account=request.account, endpoint=endpoint, public_id=delivery_id)
     try:
-        resend.delivery_resend(delivery=delivery, request=request)
+        resend.delivery_resend(delivery=delivery, actor=request.user, **request_origin(request))
     except endpoints.EndpointError as exc:
         messages.error(request, str(exc))
     else:
@@ -132,7 +133,9 @@ def resend_failed(request: HttpRequest, endpoint_id: str) -> HttpResponse:
         messages.error(request, "Enter the time to resend from (UTC), e.g. 2026-11-24T08:00.")
     else:
         try:
-            count = resend.deliveries_resend_failed(endpoint=endpoint, since=since, request=request)
+            count = resend.deliveries_resend_failed(
+                endpoint=endpoint, since=since, actor=request.user, **request_origin(request)
+            )
         except endpoints.EndpointError as exc:
             messages.error(request, str(exc))
         else:

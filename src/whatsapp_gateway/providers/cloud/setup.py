@@ -10,7 +10,6 @@ import json
 import re
 
 from django.db import transaction
-from django.http import HttpRequest
 
 from whatsapp_gateway.accounts.models import User
 from whatsapp_gateway.accounts.services import audit_record
@@ -35,7 +34,8 @@ def cloud_instance_configure(
     access_token: str = "",
     app_secret: str = "",
     actor: User | None = None,
-    request: HttpRequest | None = None,
+    client_ip: str | None = None,
+    user_agent: str = "",
 ) -> tuple[Instance, bool]:
     """Configure a Cloud API instance with ``phone_number_id``; returns (instance, webhook override set?).
 
@@ -66,7 +66,8 @@ def cloud_instance_configure(
         audit_record(
             account=locked.account,
             action="instance.cloud_configured",
-            request=request,
+            client_ip=client_ip,
+            user_agent=user_agent,
             actor=actor,
             target_type="instance",
             target_id=locked.public_id,

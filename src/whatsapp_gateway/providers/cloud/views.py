@@ -12,6 +12,7 @@ from whatsapp_gateway.accounts.decorators import portal_view
 from whatsapp_gateway.accounts.models import Role
 from whatsapp_gateway.instances.models import InstanceState
 from whatsapp_gateway.instances.selectors import instance_get_for_account
+from whatsapp_gateway.lib.client_ip import request_origin
 from whatsapp_gateway.providers.cloud.setup import CloudSetupError, cloud_instance_configure
 from whatsapp_gateway.providers.forms import CloudSetupForm
 
@@ -27,7 +28,7 @@ def cloud_setup_view(request: HttpRequest, instance_id: str) -> HttpResponse:
     else:
         try:
             instance, override_set = cloud_instance_configure(
-                instance=instance, **form.cleaned_data, actor=request.user, request=request
+                instance=instance, **form.cleaned_data, actor=request.user, **request_origin(request)
             )
         except CloudSetupError as exc:
             messages.error(request, exc.message)
