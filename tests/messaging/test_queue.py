@@ -10,12 +10,9 @@ import time_machine
 from tests.fakes import permanent, retryable
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import policy, queue
+from whatsapp_gateway.messaging.lifecycle import message_status_callback
 from whatsapp_gateway.messaging.models import Message, MessageStatus, SendLane
-from whatsapp_gateway.messaging.services import (
-    message_record_from_phone,
-    message_status_callback,
-    send_message,
-)
+from whatsapp_gateway.messaging.services import message_record_from_phone, send_message
 from whatsapp_gateway.providers.base import InboundMessage, MessageStatusUpdate
 from whatsapp_gateway.webhooks.models import Event
 

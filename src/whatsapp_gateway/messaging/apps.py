@@ -10,7 +10,7 @@ class MessagingConfig(AppConfig):
         from whatsapp_gateway.instances.signals import instance_resumed
         from whatsapp_gateway.instances.tabs import register_notice, register_tab
         from whatsapp_gateway.messaging import queue, views
-        from whatsapp_gateway.messaging.services import message_status_callback
+        from whatsapp_gateway.messaging.lifecycle import message_status_callback
         from whatsapp_gateway.providers import dispatch
         from whatsapp_gateway.providers.base import MessageStatusUpdate
 

@@ -23,8 +23,8 @@ from whatsapp_gateway.lib.phone import jid_to_e164
 from whatsapp_gateway.lib.write_turn import single_write
 from whatsapp_gateway.messaging import breaker, policy
 from whatsapp_gateway.messaging.idempotency import idempotency_prune
+from whatsapp_gateway.messaging.lifecycle import apply_unmatched_statuses, message_transition
 from whatsapp_gateway.messaging.models import LanePause, Message, MessageStatus, SendLane, UnmatchedStatus
-from whatsapp_gateway.messaging.services import apply_unmatched_statuses, message_transition
 from whatsapp_gateway.operations.killswitch import sending_is_enabled
 from whatsapp_gateway.providers.base import InboundMessage, ProviderError, SendResult
 from whatsapp_gateway.providers.registry import get_provider

@@ -1,4 +1,5 @@
-"""Messaging writes: the one send service every path uses, the message log, and the status lifecycle.
+"""Messaging writes: the one send service every path uses and the message log (the status lifecycle, which moves
+a message along after it is queued, is in ``lifecycle.py``).
 
 ``send_message`` is the only way a message enters the outbound queue: the API, the portal's test send, 3CX replies
 and opt-out confirmations all call it, so no path can skip a guard.
@@ -12,10 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
 
 from whatsapp_gateway.accounts.models import Account, User
-from whatsapp_gateway.contacts.models import Contact, Conversation
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import errors, metrics
 from whatsapp_gateway.lib.clock import now
@@ -34,8 +33,13 @@ from whatsapp_gateway.messaging.idempotency import (
     request_fingerprint,
     validate_key,
 )
+from whatsapp_gateway.messaging.lifecycle import (
+    apply_unmatched_statuses,
+    conversation_touch_outbound,
+    history_entry,
+    message_transition,
+)
 from whatsapp_gateway.messaging.models import (
-    STATUS_RANK,
     GuardDecision,
     IdempotencyState,
     LogSequence,
@@ -43,20 +47,13 @@ from whatsapp_gateway.messaging.models import (
     MessageSource,
     MessageStatus,
     PolicyEvent,
-    UnmatchedStatus,
 )
+from whatsapp_gateway.messaging.queue import lane_state_columns, lane_wake
 from whatsapp_gateway.messaging.template_send import TemplateRequest, send_checks, send_risk_assess
-from whatsapp_gateway.webhooks.outbox import event_emit
 
 logger = logging.getLogger(__name__)
 
 SOURCES = frozenset(s.value for s in MessageSource) - {MessageSource.PHONE.value}
-EVENT_FOR_STATUS = {
-    MessageStatus.SENT: "message.sent",
-    MessageStatus.DELIVERED: "message.delivered",
-    MessageStatus.READ: "message.read",
-    MessageStatus.FAILED: "message.failed",
-}
 
 
 @dataclass(frozen=True)
@@ -81,10 +78,6 @@ class SendOutcome:
         if self.status == MessageStatus.VALIDATED:
             return {"success": True, "status": "validated", "risk_score": self.risk_score, "reasons": self.reasons}
         return {"success": True, "status": self.status, "message_id": self.message_id, "log_id": self.log_id}
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 _NEXT_LOG_ID_SQL = (
@@ -142,14 +135,6 @@ _USAGE_UPSERT = (
 def _usage_increment(*, account_id: int, instance_id: int, day: dt.date) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_USAGE_UPSERT, [account_id, instance_id, day.isoformat()])
-
-
-def _history_entry(status: str, at: dt.datetime, note: str = "", **extra: str) -> dict[str, str]:
-    entry = {"status": status, "at": _iso(at)}
-    if note:
-        entry["note"] = note
-    entry.update({k: v for k, v in extra.items() if v})
-    return entry
 
 
 def send_message(
@@ -249,7 +234,6 @@ def _guard_and_record(
     elif ctx.instance is None and isinstance(ctx.raw_instance_ref, str) and ctx.raw_instance_ref.strip():
         # Blocked before the instance check: still file the log entry under the instance when it is visible.
         check_instance(ctx)
-    from whatsapp_gateway.messaging.queue import lane_state_columns, lane_wake  # the queue imports this module
 
     wake = None
     with write_turn() as turn:
@@ -413,7 +397,7 @@ def _message_create(
         counted=status == MessageStatus.QUEUED,
         provider=instance.provider if instance is not None else "",
         created_at=ctx.now,
-        history=[_history_entry(status, ctx.now, note=str(block.code) if block is not None else "")],
+        history=[history_entry(status, ctx.now, note=str(block.code) if block is not None else "")],
     )
     review = decision != GuardDecision.ALLOW and ctx.risk_score >= policy.RISK_REVIEW_THRESHOLD and not ctx.dry_run
     after = _message_insert(
@@ -463,149 +447,8 @@ def message_log_rejection(
             block_message=error.message[:300],
             block_details=error.details,
             created_at=at,
-            history=[_history_entry(MessageStatus.BLOCKED, at, note=str(error.code))],
+            history=[history_entry(MessageStatus.BLOCKED, at, note=str(error.code))],
         )
-
-
-# --- Status lifecycle -----------------------------------------------------------------------------------------------
-
-
-def _status_event_data(message: Message, previous: str) -> dict[str, Any]:
-    return {
-        "message_id": message.public_id,
-        "log_id": message.log_id,
-        "phone": message.phone_e164,
-        "status": message.status,
-        "previous_status": previous,
-        "error_code": message.error_code or None,
-        "error_message": message.error_message or None,
-    }
-
-
-def message_transition(
-    message: Message,
-    to_status: str,
-    *,
-    at: dt.datetime | None = None,
-    error_code: str = "",
-    error_message: str = "",
-    note: str = "",
-    emit: bool = True,
-) -> Message:
-    """Move ``message`` (locked by the caller) to ``to_status``: timestamps, history, the matching webhook event
-    and ``message.status_updated`` in the caller's transaction; a message reaching ``sent`` updates the
-    conversation's outbound counters. No checks here: callers decide whether the move is allowed."""
-    at = at or now()
-    previous = message.status
-    message.status = to_status
-    if to_status in (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ) and message.sent_at is None:
-        message.sent_at = at
-    if to_status in (MessageStatus.DELIVERED, MessageStatus.READ) and message.delivered_at is None:
-        message.delivered_at = at
-    if to_status == MessageStatus.READ:
-        message.read_at = at
-    if to_status == MessageStatus.FAILED:
-        message.failed_at = at
-        message.error_code = (error_code or "failed")[:60]
-        message.error_message = (error_message or "The message could not be sent.")[:500]
-    message.history = [
-        *message.history,
-        _history_entry(to_status, at, note=note, error_code=error_code, error_message=error_message[:200]),
-    ]
-    message.save()
-    reached_sent = STATUS_RANK.get(previous, -1) < STATUS_RANK[MessageStatus.SENT] <= STATUS_RANK.get(to_status, -1)
-    if reached_sent and message.instance_id and message.phone_e164:
-        _conversation_touch_outbound(message, at=at)
-    if emit and message.source != MessageSource.PHONE and message.instance_id:
-        data = _status_event_data(message, previous)
-        instance = message.instance
-        if to_status in EVENT_FOR_STATUS:
-            event_emit(account=message.account, instance=instance, event_type=EVENT_FOR_STATUS[to_status], data=data)
-        event_emit(account=message.account, instance=instance, event_type="message.status_updated", data=data)
-    return message
-
-
-def _conversation_touch_outbound(message: Message, *, at: dt.datetime) -> None:
-    from django.db.models import Q
-
-    contact, _ = Contact.objects.get_or_create(account_id=message.account_id, phone_e164=message.phone_e164)
-    conversation, _ = Conversation.objects.get_or_create(
-        account_id=message.account_id, instance_id=message.instance_id, contact=contact
-    )
-    Conversation.objects.filter(pk=conversation.pk).update(outbound_count=F("outbound_count") + 1)
-    Conversation.objects.filter(
-        Q(last_outbound_at__isnull=True) | Q(last_outbound_at__lt=at), pk=conversation.pk
-    ).update(last_outbound_at=at)
-
-
-def message_apply_status(
-    message: Message,
-    status: str,
-    *,
-    at: dt.datetime | None = None,
-    error_code: str = "",
-    error_message: str = "",
-) -> bool:
-    """Apply a provider-reported status to a locked message. Never moves backwards: ``read`` after ``delivered``
-    is applied, ``delivered`` after ``read`` is ignored; ``failed`` is final and ignored after delivery.
-    Returns whether the status changed."""
-    current = message.status
-    if current in (MessageStatus.FAILED, MessageStatus.BLOCKED, MessageStatus.VALIDATED):
-        return False
-    if status == MessageStatus.FAILED:
-        if STATUS_RANK[current] >= STATUS_RANK[MessageStatus.DELIVERED]:
-            return False
-    elif status not in STATUS_RANK or STATUS_RANK[status] <= STATUS_RANK[current]:
-        return False
-    else:
-        # A provider may skip a status, or its callback may be lost or arrive late (then it is ignored above):
-        # every message that was delivered was also sent, so subscribers of message.sent must still hear of it.
-        for implied in (MessageStatus.SENT, MessageStatus.DELIVERED):
-            if STATUS_RANK[current] < STATUS_RANK[implied] < STATUS_RANK[status]:
-                message_transition(message, implied, at=at, note=f"implied by {status}")
-    message_transition(message, status, at=at, error_code=error_code, error_message=error_message)
-    return True
-
-
-def message_status_callback(instance: Instance, event) -> None:
-    """``dispatch`` handler for ``MessageStatusUpdate``: maps by provider message id within the instance. A status
-    for an id not recorded yet (the provider called back before the send finished) is kept and applied when the
-    id is recorded."""
-    status = (event.status or "").lower()
-    if not event.provider_message_id or status not in EVENT_FOR_STATUS:
-        return
-    at = event.occurred_at or now()
-    message = (
-        Message.objects.select_for_update()
-        .filter(instance=instance, provider_message_id=event.provider_message_id)
-        .first()
-    )
-    if message is None:
-        UnmatchedStatus.objects.create(
-            instance=instance,
-            provider_message_id=event.provider_message_id,
-            status=status,
-            error_code=event.error_code[:60],
-            error_message=event.error_message[:500],
-            occurred_at=at,
-        )
-        return
-    message_apply_status(message, status, at=at, error_code=event.error_code, error_message=event.error_message)
-
-
-def apply_unmatched_statuses(message: Message) -> None:
-    """Apply (in lifecycle order) statuses that arrived before ``message`` had its provider id."""
-    pending = list(
-        UnmatchedStatus.objects.filter(instance_id=message.instance_id, provider_message_id=message.provider_message_id)
-    )
-    if not pending:
-        return
-    order = {**STATUS_RANK, MessageStatus.FAILED: 99}
-    for item in sorted(pending, key=lambda p: (order.get(p.status, 0), p.occurred_at)):
-        message_apply_status(
-            message, item.status, at=item.occurred_at, error_code=item.error_code, error_message=item.error_message
-        )
-    UnmatchedStatus.objects.filter(pk__in=[p.pk for p in pending]).delete()
 
 
 def _phone_from(raw: str, default_region: str | None) -> str:
@@ -665,10 +508,10 @@ def message_record_from_phone(
             provider_message_id=provider_message_id,
             created_at=at,
             sent_at=at,
-            history=[_history_entry(MessageStatus.SENT, at, note="sent from the phone")],
+            history=[history_entry(MessageStatus.SENT, at, note="sent from the phone")],
         )
         if phone:
-            _conversation_touch_outbound(message, at=at)
+            conversation_touch_outbound(message, at=at)
         if provider_message_id:
             apply_unmatched_statuses(message)
         return message
