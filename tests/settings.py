@@ -4,6 +4,7 @@ Settings read the environment at import time, so the data directory and eager jo
 """
 
 import os
+import re
 import tempfile
 
 os.environ.setdefault("GATEWAY_DATA_DIR", tempfile.mkdtemp(prefix="wg-test-"))
@@ -12,4 +13,12 @@ os.environ.setdefault("HUEY_IMMEDIATE", "1")
 os.environ.setdefault("GATEWAY_SANDBOX_STATUS_DELAYS", "0,0,0")
 os.environ.setdefault("GATEWAY_SANDBOX_SLOW_SECONDS", "0")
 
-from whatsapp_gateway.settings import *  # noqa: F403
+# Under pytest-xdist every worker gets its own Redis database: the suite clears the cache around every test, and the
+# job queue must not hand one worker's jobs to another. The variable is rewritten before the settings read it, so
+# the processes the tests start inherit the same database.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_redis = re.fullmatch(r"(rediss?://[^/]+)(?:/(\d+))?", os.environ.get("REDIS_URL", ""))
+if _worker.startswith("gw") and _redis:
+    os.environ["REDIS_URL"] = f"{_redis.group(1)}/{int(_redis.group(2) or 0) + 1 + int(_worker[2:])}"
+
+from whatsapp_gateway.settings import *  # noqa: E402, F403  (the environment above comes first)
