@@ -98,7 +98,7 @@ class Matcher:
     def find(self, tokens: list[Token]) -> list[Hit]:
         index = [i for i, t in enumerate(tokens) if t.kind != "bang"]
         norms = [tokens[i].norm for i in index]
-        keys = [n if n[0] == "<" else arabic_stem(n) for n in norms]
+        keys = [_key(n) for n in norms]
         n_keys = len(keys)
         hits: list[Hit] = []
         seen: set[tuple[str, int]] = set()
