@@ -96,19 +96,17 @@ def test_postgresql_commits_asynchronously_then_waits_for_the_flush_in_one_round
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_last_write_carries_the_commit_and_a_read_after_it(owner_alice):
-    """``WriteTurn.finish``: on PostgreSQL the last write, the commit, the flush wait and a read that must follow the
-    commit are one round trip; elsewhere the write runs alone and the read is left to the caller."""
+def test_the_last_write_carries_the_commit(owner_alice):
+    """``WriteTurn.finish``: on PostgreSQL the last write, the commit and the flush wait are one round trip;
+    elsewhere the write runs alone and the turn commits when it ends."""
     account_id = owner_alice.account.pk
     LogSequence.objects.get_or_create(account_id=account_id)
     update = "UPDATE messaging_logsequence SET last_log_id = 42 WHERE account_id = %s RETURNING last_log_id"
-    read = "(SELECT last_log_id FROM messaging_logsequence WHERE account_id = %s)"
     with CaptureQueriesContext(connection) as captured, write_turn.write_turn() as turn:
-        rows, after = turn.finish(update, [account_id], after_commit=read, after_params=[account_id])
+        rows = turn.finish(update, [account_id])
         if connection.vendor == "postgresql":
             assert connection.connection.info.transaction_status.name == "IDLE"  # committed already
     assert rows == [(42,)]
-    assert after == ((42,) if connection.vendor == "postgresql" else None)
     assert LogSequence.objects.get(account_id=account_id).last_log_id == 42
     if connection.vendor == "postgresql":
         trips = [q["sql"] for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
@@ -119,8 +117,7 @@ def test_the_last_write_carries_the_commit_and_a_read_after_it(owner_alice):
 def test_inside_an_outer_transaction_finish_only_writes(owner_alice):
     LogSequence.objects.get_or_create(account_id=owner_alice.account.pk)
     with CaptureQueriesContext(connection) as captured, write_turn.write_turn() as turn:
-        _, after = turn.finish("UPDATE messaging_logsequence SET last_log_id = 5", [], after_commit="1")
-    assert after is None
+        assert turn.finish("UPDATE messaging_logsequence SET last_log_id = 5", []) == []
     assert not [q for q in captured.captured_queries if "COMMIT" in q["sql"] or "txid_current" in q["sql"]]
 
 

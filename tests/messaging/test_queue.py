@@ -61,7 +61,9 @@ def test_the_next_message_waits_for_the_pacing_gap(owner_alice, alice_fake_insta
 
 def test_a_lane_with_a_message_in_flight_sends_nothing_else(owner_alice, alice_fake_instance, fake_provider):
     message = queue_one(owner_alice.account, alice_fake_instance)
-    SendLane.objects.create(instance=alice_fake_instance, in_flight=message, in_flight_since=now())
+    SendLane.objects.update_or_create(
+        instance=alice_fake_instance, defaults={"in_flight": message, "in_flight_since": now()}
+    )
     assert queue.lane_run(instance_id=alice_fake_instance.pk) == "busy"
     assert fake_provider.sent == []
 
@@ -162,7 +164,9 @@ def test_a_crash_after_the_provider_accepted_is_reconciled_not_resent(owner_alic
     message = queue_one(owner_alice.account, alice_fake_instance)
     # The worker claimed the lane and the message, the provider accepted it, then the worker died.
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENDING, claimed_at=now(), attempts=1)
-    SendLane.objects.create(instance=alice_fake_instance, in_flight=message, in_flight_since=now())
+    SendLane.objects.update_or_create(
+        instance=alice_fake_instance, defaults={"in_flight": message, "in_flight_since": now()}
+    )
     fake_provider.history.append(
         InboundMessage(
             provider_message_id="wamid-1", chat_id="966501234567@s.whatsapp.net", from_me=True, text=message.text
@@ -184,7 +188,9 @@ def test_a_worker_killed_before_the_provider_call_is_requeued_and_sent_once(
     monkeypatch.setattr(type(fake_provider), "sent_history_is_complete", True)
     message = queue_one(owner_alice.account, alice_fake_instance)
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENDING, claimed_at=now(), attempts=1)
-    SendLane.objects.create(instance=alice_fake_instance, in_flight=message, in_flight_since=now())
+    SendLane.objects.update_or_create(
+        instance=alice_fake_instance, defaults={"in_flight": message, "in_flight_since": now()}
+    )
     with time_machine.travel(now() + dt.timedelta(minutes=3), tick=False):
         counts = queue.sweep()  # re-queues, then wakes the lane (tests run jobs eagerly: it sends at once)
     message.refresh_from_db()
@@ -201,7 +207,9 @@ def test_without_a_complete_history_an_interrupted_send_is_not_requeued(
 ):
     message = queue_one(owner_alice.account, alice_fake_instance)
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.SENDING, claimed_at=now(), attempts=1)
-    SendLane.objects.create(instance=alice_fake_instance, in_flight=message, in_flight_since=now())
+    SendLane.objects.update_or_create(
+        instance=alice_fake_instance, defaults={"in_flight": message, "in_flight_since": now()}
+    )
     with time_machine.travel(now() + dt.timedelta(minutes=3), tick=False):
         counts = queue.sweep()
     message.refresh_from_db()
@@ -236,10 +244,16 @@ def test_the_phone_echo_of_an_unknown_send_reconciles_it(owner_alice, alice_fake
 
 
 def test_sweep_wakes_lanes_whose_job_was_lost(owner_alice, alice_fake_instance, fake_provider, monkeypatch):
+    """The send woke the lane in its own transaction, and its job never reached the job store (here: the test's
+    transaction never commits, so the on-commit enqueue never runs). The sweep leaves a fresh wake-up alone and
+    re-makes the job once the wake-up is older than WAKEUP_LOST_AFTER."""
     queue_one(owner_alice.account, alice_fake_instance)
+    assert SendLane.objects.get(instance=alice_fake_instance).wakeup_at is not None
     woken = []
     monkeypatch.setattr(queue, "_enqueue", lambda instance_id, delay=0: woken.append(instance_id))
-    assert queue.sweep()["woken"] == 1
+    assert queue.sweep()["woken"] == 0
+    with time_machine.travel(now() + queue.WAKEUP_LOST_AFTER + dt.timedelta(seconds=1), tick=False):
+        assert queue.sweep()["woken"] == 1
     assert woken == [alice_fake_instance.pk]
 
 

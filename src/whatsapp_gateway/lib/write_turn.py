@@ -15,8 +15,8 @@ time the work takes, not for the time the disk takes.
   on it (the queue worker's claim) commits synchronously itself, which flushes our record first.
   Each statement is a round trip, so the end of the turn is one: ``SET LOCAL synchronous_commit TO OFF; COMMIT;
   SELECT pg_catalog.txid_current()`` in one query string (the simple query protocol runs them in order, and the
-  last one is its own synchronously committed transaction). With ``WriteTurn.finish`` the body's last write and a
-  read that must follow the commit travel in that same string.
+  last one is its own synchronously committed transaction). With ``WriteTurn.finish`` the body's last write
+  travels in that same string.
 
 Inside an outer transaction none of this applies (that transaction's own commit decides), so it is a plain
 ``transaction.atomic()`` there.
@@ -107,33 +107,28 @@ class WriteTurn:
         self.batched = batched  # an outermost PostgreSQL turn: the commit can travel with the last statement
         self.committed = False
 
-    def finish(
-        self, sql: str | None, params: Sequence[Any] = (), *, after_commit: str = "", after_params: Sequence[Any] = ()
-    ) -> tuple[list[tuple], tuple | None]:
-        """Run ``sql`` (the turn's last statement, or None) and return its rows, and the row of ``after_commit`` (a
-        select list read once the turn has committed and is durable) — or None where the turn cannot commit here
-        (SQLite, inside an outer transaction): then the caller reads it after the commit itself."""
+    def finish(self, sql: str | None, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run ``sql`` (the turn's last statement, or None) and return its rows; in an outermost PostgreSQL turn the
+        commit and the durability wait travel in the same round trip."""
+        rows: list[tuple] = []
         if not self.batched:
-            rows: list[tuple] = []
             if sql is not None:
                 with connection.cursor() as cursor:
                     cursor.execute(sql, params)
                     rows = cursor.fetchall() if cursor.description else []
-            return rows, None
-        flush = f"{_FLUSH_SQL}, {after_commit}" if after_commit else _FLUSH_SQL
-        batch = f"SET LOCAL synchronous_commit TO OFF; COMMIT; {flush}"
+            return rows
+        batch = f"SET LOCAL synchronous_commit TO OFF; COMMIT; {_FLUSH_SQL}"
         with connection.cursor() as cursor:
             if sql is None:
-                cursor.execute(batch, after_params)
+                cursor.execute(batch)
             else:
-                cursor.execute(f"{sql}; {batch}", [*params, *after_params])
+                cursor.execute(f"{sql}; {batch}", params)
                 rows = cursor.fetchall() if cursor.description else []
                 cursor.nextset()
             cursor.nextset()  # past SET LOCAL
             cursor.nextset()  # past COMMIT
-            after = cursor.fetchone()
         self.committed = True
-        return (rows if sql is not None else []), (tuple(after[1:]) if after_commit else None)
+        return rows
 
 
 def _session_idle() -> bool:

@@ -52,32 +52,40 @@ _LANE_CREATE_WOKEN_SQL = (
 )
 
 
-_LANE_STATE_COLUMNS = (
-    f"EXISTS (SELECT 1 FROM {SendLane._meta.db_table} WHERE instance_id = %s), "  # noqa: S608 - model table
-    f"(SELECT in_flight_id FROM {SendLane._meta.db_table} WHERE instance_id = %s), "
-    f"(SELECT wakeup_at FROM {SendLane._meta.db_table} WHERE instance_id = %s)"
+_LANE_WAKE_IF_IDLE_SQL = (
+    f"INSERT INTO {SendLane._meta.db_table} AS lane "  # noqa: S608 - model table
+    "(instance_id, wakeup_at, failure_streak, pause_code, pause_reason, probes) VALUES (%s, %s, '[]', '', '', 0) "
+    "ON CONFLICT (instance_id) DO UPDATE SET wakeup_at = excluded.wakeup_at "
+    "WHERE lane.in_flight_id IS NULL AND lane.wakeup_at IS NULL RETURNING 1"
 )
 
 
-def lane_state_columns(instance_id: int) -> tuple[str, list[int]]:
-    """A select list of the lane's state for ``lane_wake(state=…)``, for a caller that reads it in the same round trip
-    as its commit (``WriteTurn.finish``). It must be read after the commit: a lane that releases its message
-    before then looks at the queue without our message, so we must see it idle and wake it."""
-    return _LANE_STATE_COLUMNS, [instance_id] * 3
+def lane_wake_statement(instance_id: int) -> tuple[str, list]:
+    """The statement a send runs inside its own write transaction to wake the instance's lane: it creates the lane
+    already woken, or marks an idle one woken, and returns a row only then (the caller enqueues the job after its
+    commit, ``lane_job_enqueue``). A lane with a message in flight or a wake-up already set is left alone: it looks
+    at the queue after it releases / wakes, and sees the message because the statement locks the lane row until
+    the send commits (PostgreSQL's upsert locks the row even when its WHERE is false; SQLite has one writer), so
+    the lane's release waits for that commit. One statement, and no write transaction of its own."""
+    return _LANE_WAKE_IF_IDLE_SQL, [instance_id, connection.ops.adapt_datetimefield_value(now())]
 
 
-def lane_wake(*, instance_id: int, state: tuple | None = None) -> None:
-    """Make sure a job will look at this instance's queue (called after commit, on every send). A lane with a
-    message in flight or a wake-up already scheduled needs nothing: it looks at the queue after it releases / wakes.
-    An idle lane records the wake-up (a conditional UPDATE of ``wakeup_at``) before the job is enqueued, so a burst
-    of sends enqueues one job, not one per message; the sweep re-wakes a lane whose job was lost. ``state`` is the
-    row of ``lane_state_columns`` when the caller read it after its commit (else it is read here)."""
-    if state is None:
-        with connection.cursor() as cursor:
-            cursor.execute(_LANE_STATE_SQL, [instance_id])
-            row = cursor.fetchone()
-    else:
-        row = tuple(state[1:]) if state[0] else None
+def lane_job_enqueue(instance_id: int) -> None:
+    """The job for a lane that ``lane_wake_statement`` woke (after that transaction's commit). If it is lost (the
+    process dies first, the job store is down), the sweep re-wakes the lane after ``WAKEUP_LOST_AFTER``."""
+    _enqueue(instance_id)
+
+
+def lane_wake(*, instance_id: int) -> None:
+    """Make sure a job will look at this instance's queue, for callers outside a send (resumed accounts and
+    instances; a send wakes its lane inside its own transaction, ``lane_wake_statement``). A lane with a message in
+    flight or a wake-up already scheduled needs nothing: it looks at the queue after it releases / wakes. An idle
+    lane records the wake-up (a conditional UPDATE of ``wakeup_at``) before the job is enqueued, so a burst of
+    wake-ups enqueues one job; the sweep re-wakes a lane whose job was lost. Must run after the messages it wakes
+    the lane for are committed: a lane that releases before then looks at the queue without them."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LANE_STATE_SQL, [instance_id])
+        row = cursor.fetchone()
     # single_write: on SQLite the lane write queues on the write turns' file lock, not in SQLite's polling busy
     # handler. The job's enqueue stays outside it (SqliteHuey commits, and syncs, a file of its own).
     if row is None:

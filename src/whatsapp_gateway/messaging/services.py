@@ -48,7 +48,7 @@ from whatsapp_gateway.messaging.models import (
     MessageStatus,
     PolicyEvent,
 )
-from whatsapp_gateway.messaging.queue import lane_state_columns, lane_wake
+from whatsapp_gateway.messaging.queue import lane_job_enqueue, lane_wake_statement
 from whatsapp_gateway.messaging.template_send import TemplateRequest, send_checks, send_risk_assess
 
 logger = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ def _guard_and_record(
         # Blocked before the instance check: still file the log entry under the instance when it is visible.
         check_instance(ctx)
 
-    wake = None
+    woken = None
     with write_turn() as turn:
         # The moment the counts are taken against: on SQLite the write turn already holds the database's lock; on
         # PostgreSQL it is a moment before the account's row lock is granted, so the windows reach that much further
@@ -244,8 +244,7 @@ def _guard_and_record(
         log_id = _lock_and_count(ctx, count=block is None)
         if block is None:
             block = guard_checks.run(ctx, guard_checks.LOCKED_CHECKS)
-        wakes = block is None and not ctx.dry_run
-        message, lane_state = _message_create(
+        message, lane_woken = _message_create(
             ctx,
             log_id=log_id,
             block=block,
@@ -255,7 +254,6 @@ def _guard_and_record(
             template_request=template_request,
             # the row is the turn's last write unless an idempotency record follows: then it carries the commit
             turn=turn if record is None else None,
-            after_commit=lane_state_columns(ctx.instance.pk) if wakes else None,
         )
         if block is None:
             outcome = SendOutcome(
@@ -270,7 +268,7 @@ def _guard_and_record(
             if not ctx.dry_run:
                 if connection.vendor != "postgresql":  # there the message INSERT counted it (_message_insert)
                     _usage_increment(account_id=ctx.account.pk, instance_id=ctx.instance.pk, day=ctx.usage.local_today)
-                wake = (ctx.instance.pk, lane_state)
+                woken = ctx.instance.pk if lane_woken else None
             if record is not None:
                 idempotency_finish(
                     record, status=outcome.http_status, body=outcome.body, headers=outcome.headers, message=message
@@ -279,10 +277,10 @@ def _guard_and_record(
             idempotency_finish(
                 record, status=block.status, body=block.as_body(), headers=block.headers, message=message
             )
-    if wake is not None:
-        # After the turn, not inside it: SQLite's write lock is released by then (a lane's first wake-up also writes
-        # the lane and enqueues its job). Inside an outer transaction this waits for that one's commit.
-        transaction.on_commit(lambda: lane_wake(instance_id=wake[0], state=wake[1]), robust=True)
+    if woken is not None:
+        # The turn woke an idle lane: its job, once committed (inside an outer transaction, once that one commits),
+        # and outside SQLite's write lock (SqliteHuey commits, and syncs, a file of its own).
+        transaction.on_commit(lambda: lane_job_enqueue(woken), robust=True)
     if block is not None:
         metrics.send_recorded(outcome="blocked", code=str(block.code), source=ctx.source)
         raise block
@@ -296,45 +294,55 @@ _INSERT_SQL: dict[tuple[str, bool], str] = {}
 def _message_insert(
     message: Message,
     *,
-    usage_day: dt.date | None = None,
+    queued_on: dt.date | None = None,
     turn: WriteTurn | None = None,
-    after_commit: tuple[str, list] | None = None,
-) -> tuple | None:
+) -> bool:
     """``message.save()`` for a new row, without building the INSERT each time: on every send, inside the account's
     lock, the ORM's query compilation took about as long as the INSERT itself. Same values as ``save()`` (each
-    field's ``pre_save`` and ``get_db_prep_save``); ``Message`` has no save signals. On PostgreSQL, with
-    ``usage_day``, the same statement also counts the message in the instance's daily usage (a data-modifying
-    ``WITH``: one round trip instead of two); elsewhere the caller runs ``_usage_increment``.
+    field's ``pre_save`` and ``get_db_prep_save``); ``Message`` has no save signals.
 
-    With ``turn`` the row is the write turn's last write: it travels with the commit (``WriteTurn.finish``), and
-    so does the ``after_commit`` read, whose row is returned (None when it could not be read there)."""
+    A queued message (``queued_on``: its day in the account's time zone) also wakes its instance's lane
+    (``queue.lane_wake_statement``) and is counted in the instance's daily usage. On PostgreSQL both travel in the
+    INSERT as data-modifying ``WITH`` parts, one round trip instead of three; elsewhere the lane statement runs
+    before it in the same transaction and the caller runs ``_usage_increment``. Returns whether the lane was woken
+    (its job is then the caller's to enqueue, after the commit).
+
+    With ``turn`` the row is the write turn's last write: it travels with the commit (``WriteTurn.finish``)."""
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-    with_usage = usage_day is not None and connection.vendor == "postgresql"
-    sql = _INSERT_SQL.get((connection.vendor, with_usage))
+    batched = connection.vendor == "postgresql" and queued_on is not None
+    sql = _INSERT_SQL.get((connection.vendor, batched))
     if sql is None:
         quote = connection.ops.quote_name
         sql = (
             f"INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
             f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(Message._meta.pk.column)}"
         )
-        if with_usage:
-            sql = f"WITH m AS ({sql}), u AS ({_USAGE_UPSERT}) SELECT * FROM m"  # noqa: S608 - our own SQL
-        _INSERT_SQL[(connection.vendor, with_usage)] = sql
+        if batched:
+            lane_sql = lane_wake_statement(0)[0]
+            sql = (
+                f"WITH m AS ({sql}), u AS ({_USAGE_UPSERT}), l AS ({lane_sql}) "  # noqa: S608 - our own SQL
+                "SELECT m.*, EXISTS (SELECT 1 FROM l) FROM m"
+            )
+        _INSERT_SQL[(connection.vendor, batched)] = sql
     values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
-    if with_usage:
-        values += [message.account_id, message.instance_id, usage_day.isoformat()]
-    after = None
+    woken = False
+    if batched:
+        lane_params = lane_wake_statement(message.instance_id)[1]
+        values += [message.account_id, message.instance_id, queued_on.isoformat(), *lane_params]
+    elif queued_on is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*lane_wake_statement(message.instance_id))
+            woken = cursor.fetchone() is not None
     if turn is not None:
-        after_sql, after_params = after_commit or ("", [])
-        rows, after = turn.finish(sql, values, after_commit=after_sql, after_params=after_params)
-        message.pk = rows[0][0]
+        rows = turn.finish(sql, values)
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, values)
-            message.pk = cursor.fetchone()[0]
+            rows = cursor.fetchall()
+    message.pk = rows[0][0]
     message._state.adding = False
     message._state.db = connection.alias
-    return after
+    return bool(rows[0][1]) if batched else woken
 
 
 def _decision(ctx: GuardContext, block: errors.GatewayError | None) -> str:
@@ -355,10 +363,9 @@ def _message_create(
     key,
     template_request: TemplateRequest | None = None,
     turn: WriteTurn | None = None,
-    after_commit: tuple[str, list] | None = None,
-) -> tuple[Message, tuple | None]:
-    """The log row (and a policy event when the guard held the message for review), and the ``after_commit`` row
-    when the INSERT carried the write turn's commit (``_message_insert``)."""
+) -> tuple[Message, bool]:
+    """The log row (and a policy event when the guard held the message for review); a queued message also wakes its
+    instance's lane in the same transaction. Returns the row and whether the lane was woken (``_message_insert``)."""
     decision = _decision(ctx, block)
     if block is not None:
         status = MessageStatus.BLOCKED
@@ -400,11 +407,10 @@ def _message_create(
         history=[history_entry(status, ctx.now, note=str(block.code) if block is not None else "")],
     )
     review = decision != GuardDecision.ALLOW and ctx.risk_score >= policy.RISK_REVIEW_THRESHOLD and not ctx.dry_run
-    after = _message_insert(
+    woken = _message_insert(
         message,
-        usage_day=ctx.usage.local_today if message.counted else None,
+        queued_on=ctx.usage.local_today if status == MessageStatus.QUEUED else None,
         turn=None if review else turn,  # the policy event is written after it
-        after_commit=after_commit,
     )
     if review:
         PolicyEvent.objects.create(
@@ -416,7 +422,7 @@ def _message_create(
             reasons=list(ctx.reasons),
             created_at=ctx.now,
         )
-    return message, after
+    return message, woken
 
 
 def message_log_rejection(
