@@ -53,9 +53,13 @@ class Message(models.Model):
     """One outbound message, or one blocked attempt. ``log_id`` numbers an account's log (1, 2, 3 …)."""
 
     public_id = models.CharField(max_length=40, unique=True, default=make_public_id_default("msg"), editable=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
+    # No single-column indexes on account and instance: the composite indexes below lead with them. A spare one
+    # costs every INSERT, and a planner without fresh statistics chose it and filtered the account's whole log.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages", db_index=False)
     log_id = models.PositiveBigIntegerField()
-    instance = models.ForeignKey(Instance, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages")
+    instance = models.ForeignKey(
+        Instance, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages", db_index=False
+    )
     instance_ref = models.CharField(max_length=120, blank=True, help_text="instance_id as the caller gave it.")
     api_key = models.ForeignKey(
         "apikeys.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
@@ -144,8 +148,9 @@ class LogSequence(models.Model):
 class DailyUsage(models.Model):
     """Accepted messages per instance per day in the account's timezone (plan limits, warm-up caps)."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the unique (instance, day) and the (account, day) index, as Message's foreign keys are.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     count = models.PositiveIntegerField(default=0)
 

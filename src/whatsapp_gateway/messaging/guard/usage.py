@@ -51,25 +51,26 @@ def local_day_bounds(account, now: dt.datetime) -> tuple[dt.date, dt.datetime, d
     return today, next_midnight, next_month
 
 
+# One row from four one-row aggregates, each one index range scan: the account's daily rows of the month (the month
+# and today), the instance's row of today, the instance's counted messages of the last hour (and of its last minute),
+# the recipient's of the last 24 hours (and of the last 10 minutes, and those with the same text in the duplicate
+# window). FILTER keeps the narrower windows inside the same scan. Each window's oldest message tells the caller
+# when a slot frees up (Retry-After).
 _SNAPSHOT_SQL = """
-SELECT
-  (SELECT COALESCE(SUM(count), 0) FROM messaging_dailyusage WHERE account_id = %s AND day >= %s AND day <= %s),
-  (SELECT COALESCE(SUM(count), 0) FROM messaging_dailyusage WHERE account_id = %s AND day = %s),
-  (SELECT COALESCE(SUM(count), 0) FROM messaging_dailyusage WHERE instance_id = %s AND day = %s),
-  (SELECT COUNT(*) FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s),
-  (SELECT MIN(created_at) FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s),
-  (SELECT COUNT(*) FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s),
-  (SELECT MIN(created_at) FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s),
-  (SELECT COUNT(*) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted AND created_at >= %s),
-  (SELECT MIN(created_at) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted
-     AND created_at >= %s),
-  (SELECT COUNT(*) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted AND created_at >= %s),
-  (SELECT MIN(created_at) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted
-     AND created_at >= %s),
-  (SELECT COUNT(*) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted AND created_at >= %s
-     AND text_hash = %s),
-  (SELECT MIN(created_at) FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted
-     AND created_at >= %s AND text_hash = %s)
+SELECT a.month, a.today, d.today, iw.hour_n, iw.hour_first, iw.minute_n, iw.minute_first,
+  rw.day_n, rw.day_first, rw.ten_n, rw.ten_first, rw.dup_n, rw.dup_first
+FROM
+  (SELECT COALESCE(SUM(count), 0) AS month, COALESCE(SUM(count) FILTER (WHERE day = %s), 0) AS today
+     FROM messaging_dailyusage WHERE account_id = %s AND day >= %s AND day <= %s) a,
+  (SELECT COALESCE(SUM(count), 0) AS today FROM messaging_dailyusage WHERE instance_id = %s AND day = %s) d,
+  (SELECT COUNT(*) AS hour_n, MIN(created_at) AS hour_first,
+          COUNT(*) FILTER (WHERE created_at >= %s) AS minute_n, MIN(created_at) FILTER (WHERE created_at >= %s) AS minute_first
+     FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s) iw,
+  (SELECT COUNT(*) FILTER (WHERE created_at >= %s) AS day_n, MIN(created_at) FILTER (WHERE created_at >= %s) AS day_first,
+          COUNT(*) FILTER (WHERE created_at >= %s) AS ten_n, MIN(created_at) FILTER (WHERE created_at >= %s) AS ten_first,
+          COUNT(*) FILTER (WHERE created_at >= %s AND text_hash = %s) AS dup_n,
+          MIN(created_at) FILTER (WHERE created_at >= %s AND text_hash = %s) AS dup_first
+     FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted AND created_at >= %s) rw
 """
 
 
@@ -94,15 +95,15 @@ def usage_snapshot_query(ctx: GuardContext) -> tuple[str, list]:
     dup_since = adapt(now - dt.timedelta(seconds=policy.DUPLICATE_WINDOW_SECONDS))
     account, instance, phone, text = ctx.account.pk, ctx.instance.pk, ctx.phone_hash, ctx.text_hash
     first, day = today.replace(day=1).isoformat(), today.isoformat()
+    widest = now - max(
+        dt.timedelta(hours=24), dt.timedelta(minutes=10), dt.timedelta(seconds=policy.DUPLICATE_WINDOW_SECONDS)
+    )
+    recipient_since = adapt(widest)  # the scan covers the widest recipient window; FILTER narrows the others
     params = [
-        *(account, first, day),
-        *(account, day),
+        *(day, account, first, day),
         *(instance, day),
-        *(instance, hour) * 2,
-        *(instance, minute) * 2,
-        *(account, phone, day_ago) * 2,
-        *(account, phone, ten_ago) * 2,
-        *(account, phone, dup_since, text) * 2,
+        *(minute, minute, instance, hour),
+        *(day_ago, day_ago, ten_ago, ten_ago, dup_since, text, dup_since, text, account, phone, recipient_since),
     ]
     return _SNAPSHOT_SQL, params
 
