@@ -25,3 +25,19 @@ def cpu_seconds(pid: int, *, descendants: bool = False) -> float | None:
         except (OSError, ValueError):
             continue  # the process ended meanwhile
     return total_ticks / os.sysconf("SC_CLK_TCK") if found else None
+
+
+def processes_cpu_seconds(command: str) -> float:
+    """User + system CPU seconds used so far by every running process named ``command`` (e.g. ``postgres``: the
+    database server's backends, when it runs on this machine)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != command:
+                continue
+        except OSError:
+            continue
+        total += cpu_seconds(int(entry.name)) or 0.0
+    return total

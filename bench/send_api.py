@@ -6,7 +6,8 @@ API key like the send API, parses the same JSON body and durably writes one row 
 nothing else; it is never routed in production). It raises the demo account's plan limits (a custom plan) and
 spreads the load over many sandbox instances and recipients so the velocity guard does not throttle it, then
 drives each endpoint with N concurrent keep-alive clients and prints accepted requests/s, p50/p99 latency and the
-server's CPU per request (from /proc), and last, per database:
+server's CPU per request (from /proc; with a PostgreSQL server on this machine, its processes' CPU per request
+beside it), and last, per database:
 
     send/floor CPU: <ratio of CPU per request>  sends/s: N  p50: N ms  p99: N ms
 
@@ -34,6 +35,7 @@ import time
 import uuid
 
 from bench.gateway_server import GatewayServer
+from bench.proc_cpu import processes_cpu_seconds
 from bench.scratch_db import scratch_postgres
 
 INSTANCES = 1200  # × 20 sends/minute each (velocity guard): room for both send phases at ~600 sends/s
@@ -118,6 +120,7 @@ def drive(
     ]
     started = time.monotonic()
     cpu_before = server.cpu_seconds() if server else 0.0
+    db_before = processes_cpu_seconds("postgres") if server and server.database_url else 0.0
     for p in procs:
         p.start()
     latencies: list[float] = []
@@ -131,6 +134,7 @@ def drive(
         p.join()
     elapsed = time.monotonic() - started
     server_cpu = server.cpu_seconds() - cpu_before if server else 0.0
+    db_cpu = processes_cpu_seconds("postgres") - db_before if server and server.database_url else 0.0
     latencies.sort()
     ok = sum(v for k, v in statuses.items() if 200 <= k < 300)
     return {
@@ -139,6 +143,7 @@ def drive(
         "statuses": dict(sorted(statuses.items())),
         "rps": ok / elapsed,
         "server_cpu_ms": server_cpu / len(latencies) * 1000 if latencies else 0,
+        "db_cpu_ms": db_cpu / len(latencies) * 1000 if latencies else 0,
         "p50_ms": statistics.median(latencies) * 1000 if latencies else 0,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0,
     }
@@ -181,7 +186,9 @@ print(json.dumps(keys))
 def fmt(name: str, r: dict) -> str:
     return (
         f"  {name:<28} {r['rps']:8.1f} accepted req/s   p50 {r['p50_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms"
-        f"   server CPU {r['server_cpu_ms']:.2f} ms/request   ({r['requests']} requests, statuses {r['statuses']})"
+        f"   server CPU {r['server_cpu_ms']:.2f} ms/request"
+        + (f" (+ PostgreSQL {r['db_cpu_ms']:.2f} ms)" if r["db_cpu_ms"] else "")
+        + f"   ({r['requests']} requests, statuses {r['statuses']})"
     )
 
 

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     _wrap(totals, services, "_lock_and_count", "locked: log number + every limit count")
     _wrap(totals, services, "_message_create", "locked: message row (build + INSERT [+ COMMIT + flush])")
     _wrap(totals, services, "_usage_increment", "locked: daily counter upsert")
-    _wrap(totals, queue, "lane_wake", "after commit: queue wake-up")
+    _wrap(totals, queue, "lane_job_enqueue", "after commit: the woken lane's job")
     timed_checks = []
     for check in checks.UNLOCKED_CHECKS:
         wrapper = type("Holder", (), {check.__name__: staticmethod(check)})

@@ -119,3 +119,16 @@ def connect_instance(instance):
     simulate.scan(instance=instance)
     instance.refresh_from_db()
     return instance
+
+
+# --- Usage -------------------------------------------------------------------------------------------------------
+
+
+def record_usage(*, account, instance, day, count: int) -> None:
+    """Counted sends on ``day``, as the send path counts them: in the instance's day and in the account's day."""
+    from whatsapp_gateway.messaging.models import AccountDailyUsage, DailyUsage
+
+    DailyUsage.objects.create(account=account, instance=instance, day=day, count=count)
+    total, _ = AccountDailyUsage.objects.get_or_create(account=account, day=day)
+    total.count += count
+    total.save()

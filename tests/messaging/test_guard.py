@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 import time_machine
 
-from tests.factories import make_instance
+from tests.factories import make_instance, record_usage
 from whatsapp_gateway.contacts.models import Contact, Conversation
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.guard import classifier, content, risk
-from whatsapp_gateway.messaging.models import DailyUsage, Message, PolicyEvent
+from whatsapp_gateway.messaging.models import AccountDailyUsage, DailyUsage, Message, PolicyEvent
 from whatsapp_gateway.messaging.services import send_message
 from whatsapp_gateway.suppression.models import Suppression
 
@@ -80,7 +80,7 @@ def test_checks_run_in_contract_order(owner_alice, alice_fake_instance):
 def test_limits_come_before_velocity_and_velocity_before_risk(owner_alice, alice_fake_instance):
     account = owner_alice.account
     spam = "HUGE SALE! 50% off, limited time offer, buy now: bit.ly/x"
-    DailyUsage.objects.create(
+    record_usage(
         account=account,
         instance=alice_fake_instance,
         day=now().astimezone(dt.UTC).date(),
@@ -90,6 +90,7 @@ def test_limits_come_before_velocity_and_velocity_before_risk(owner_alice, alice
     account.save()
     assert blocked_code(account, text=spam).code == "daily_limit_reached"
     DailyUsage.objects.all().delete()
+    AccountDailyUsage.objects.all().delete()
     for i in range(policy.RECIPIENT_PER_10_MINUTES):
         send(account, text=f"Update {i}")
     assert blocked_code(account, text=spam).code == "sending_throttled"
@@ -153,8 +154,8 @@ def test_daily_limit_counts_in_the_account_timezone(owner_alice, alice_fake_inst
     account.save()
     # 22:30 UTC on the 1st is 01:30 on the 2nd in Riyadh: yesterday's (local) usage does not count.
     with time_machine.travel(dt.datetime(2026, 3, 1, 22, 30, tzinfo=dt.UTC), tick=False):
-        DailyUsage.objects.create(account=account, instance=alice_fake_instance, day=dt.date(2026, 3, 1), count=100000)
-        DailyUsage.objects.create(
+        record_usage(account=account, instance=alice_fake_instance, day=dt.date(2026, 3, 1), count=100000)
+        record_usage(
             account=account, instance=alice_fake_instance, day=dt.date(2026, 3, 2), count=account.plan.daily_limit
         )
         exc = blocked_code(account)
@@ -169,7 +170,7 @@ def test_monthly_limit(owner_alice, alice_fake_instance):
     account.timezone = "UTC"
     account.save()
     with time_machine.travel(dt.datetime(2026, 3, 20, 12, 0, tzinfo=dt.UTC), tick=False):
-        DailyUsage.objects.create(
+        record_usage(
             account=account, instance=alice_fake_instance, day=dt.date(2026, 3, 5), count=account.plan.monthly_limit
         )
         exc = blocked_code(account)
@@ -183,9 +184,9 @@ def test_dry_runs_and_blocked_requests_do_not_count(owner_alice, alice_fake_inst
     send(account, dry_run=True)
     with pytest.raises(errors.GatewayError):
         send(account, purpose="marketing")
-    assert not DailyUsage.objects.exists()
+    assert not DailyUsage.objects.exists() and not AccountDailyUsage.objects.exists()
     send(account)
-    assert DailyUsage.objects.get().count == 1
+    assert DailyUsage.objects.get().count == 1 and AccountDailyUsage.objects.get().count == 1
 
 
 # --- velocity ---------------------------------------------------------------------------------------------------------
@@ -242,7 +243,7 @@ def test_warm_up_caps_a_newly_paired_number(owner_alice, fake_provider):
     account.timezone = "UTC"
     account.save()
     cap = policy.WARMUP_STEPS[0][1]
-    DailyUsage.objects.create(account=account, instance=instance, day=now().date(), count=cap)
+    record_usage(account=account, instance=instance, day=now().date(), count=cap)
     exc = blocked_code(account, instance="new-line")
     assert exc.code == "sending_throttled" and exc.details == {"limit": cap, "used": cap, "reasons": ["warm_up"]}
     instance.paired_at = now() - dt.timedelta(days=11)

@@ -125,7 +125,7 @@ def test_a_background_job_logs_its_instance_and_account(owner_alice, alice_fake_
     logger = logging.getLogger("whatsapp_gateway.messaging.queue")
     logger.addHandler(handler)
     try:
-        queue.lane_wake(instance_id=alice_fake_instance.pk)  # the job runs inline here (Huey immediate mode in tests)
+        queue.lane_job_enqueue(alice_fake_instance.pk)  # the send's job; it runs inline here (Huey immediate mode)
     finally:
         logger.removeHandler(handler)
     body = json.loads(next(line for line in lines if "raised while sending" in line))

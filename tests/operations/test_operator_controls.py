@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
-from tests.factories import make_instance
+from tests.factories import make_instance, record_usage
 from tests.messaging.conftest import body
 from whatsapp_gateway.accounts.models import AuditLog
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import queue
-from whatsapp_gateway.messaging.models import DailyUsage, Message, MessageStatus, PolicyEvent
+from whatsapp_gateway.messaging.models import Message, MessageStatus, PolicyEvent
 from whatsapp_gateway.messaging.services import send_message
 from whatsapp_gateway.operations.services import sending_set_enabled
 
@@ -157,9 +157,7 @@ def test_an_operator_adjusts_a_plan_limit_and_the_next_send_obeys_it(
     account.timezone = "UTC"
     account.save()
     plan = account.plan
-    DailyUsage.objects.create(
-        account=account, instance=alice_fake_instance, day=now().astimezone(dt.UTC).date(), count=5
-    )
+    record_usage(account=account, instance=alice_fake_instance, day=now().astimezone(dt.UTC).date(), count=5)
 
     def set_daily_limit(limit: int) -> None:
         data = {

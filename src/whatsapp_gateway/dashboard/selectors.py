@@ -13,7 +13,7 @@ from whatsapp_gateway.apikeys.models import ApiKey
 from whatsapp_gateway.inbound.models import InboundMessage
 from whatsapp_gateway.instances.models import Instance, InstanceState
 from whatsapp_gateway.messaging.guard.usage import account_tz
-from whatsapp_gateway.messaging.models import DailyUsage, Message, MessageSource, MessageStatus
+from whatsapp_gateway.messaging.models import AccountDailyUsage, Message, MessageSource, MessageStatus
 from whatsapp_gateway.webhooks.models import Delivery, DeliveryState, Endpoint, EndpointKind
 
 # Outcomes drawn on the sends chart, in stacking order. "In progress" is queued, sending and sent.
@@ -71,7 +71,7 @@ def local_today(account: Account, now: dt.datetime) -> dt.date:
 def usage(account: Account, now: dt.datetime) -> Usage:
     """Counted sends today and this month (the numbers the plan limits are checked against)."""
     today = local_today(account, now)
-    rows = DailyUsage.objects.filter(account=account, day__gte=today.replace(day=1), day__lte=today)
+    rows = AccountDailyUsage.objects.filter(account=account, day__gte=today.replace(day=1), day__lte=today)
     month = today_count = 0
     for day, count in rows.values_list("day", "count"):
         month += count

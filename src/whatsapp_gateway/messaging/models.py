@@ -146,7 +146,8 @@ class LogSequence(models.Model):
 
 
 class DailyUsage(models.Model):
-    """Accepted messages per instance per day in the account's timezone (plan limits, warm-up caps)."""
+    """Accepted messages per instance per day in the account's timezone (the instance's daily and warm-up caps; the
+    account's totals are ``AccountDailyUsage``)."""
 
     # Indexed by the unique (instance, day) and the (account, day) index, as Message's foreign keys are.
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -160,6 +161,21 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_id} {self.day}: {self.count}"
+
+
+class AccountDailyUsage(models.Model):
+    """Accepted messages per account per day in the account's timezone, counted with ``DailyUsage``: the plan's
+    daily and monthly limits read at most 31 of these rows, however many instances the account has."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "day"], name="account_daily_usage_unique_day")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day}: {self.count}"
 
 
 class LanePause(models.TextChoices):

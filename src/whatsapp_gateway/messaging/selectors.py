@@ -15,7 +15,7 @@ from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.guard.usage import local_day_bounds
-from whatsapp_gateway.messaging.models import DailyUsage, LanePause, Message, MessageStatus, SendLane
+from whatsapp_gateway.messaging.models import AccountDailyUsage, LanePause, Message, MessageStatus, SendLane
 from whatsapp_gateway.operations.killswitch import sending_is_enabled
 
 
@@ -94,7 +94,7 @@ def message_get_for_account(*, account: Account, public_id: str) -> Message:
 def account_usage(*, account: Account) -> dict[str, int]:
     """Accepted messages today (account timezone) and this month."""
     today, _, _ = local_day_bounds(account, now())
-    totals = DailyUsage.objects.filter(account=account, day__gte=today.replace(day=1), day__lte=today).aggregate(
+    totals = AccountDailyUsage.objects.filter(account=account, day__gte=today.replace(day=1), day__lte=today).aggregate(
         month_total=Sum("count"), day_total=Sum("count", filter=Q(day=today))
     )
     return {"day": totals["day_total"] or 0, "month": totals["month_total"] or 0}

@@ -130,11 +130,24 @@ _USAGE_UPSERT = (
     "INSERT INTO messaging_dailyusage (account_id, instance_id, day, count) VALUES (%s, %s, %s, 1) "
     "ON CONFLICT (instance_id, day) DO UPDATE SET count = messaging_dailyusage.count + 1"
 )
+_ACCOUNT_USAGE_UPSERT = (
+    "INSERT INTO messaging_accountdailyusage (account_id, day, count) VALUES (%s, %s, 1) "
+    "ON CONFLICT (account_id, day) DO UPDATE SET count = messaging_accountdailyusage.count + 1"
+)
+
+
+def _usage_params(*, account_id: int, instance_id: int, day: dt.date) -> list:
+    """The parameters of ``_USAGE_UPSERT`` then ``_ACCOUNT_USAGE_UPSERT``."""
+    return [account_id, instance_id, day.isoformat(), account_id, day.isoformat()]
 
 
 def _usage_increment(*, account_id: int, instance_id: int, day: dt.date) -> None:
+    """Count an accepted message in its instance's and its account's day (SQLite: PostgreSQL counts it in the
+    message INSERT, ``_message_insert``)."""
+    params = _usage_params(account_id=account_id, instance_id=instance_id, day=day)
     with connection.cursor() as cursor:
-        cursor.execute(_USAGE_UPSERT, [account_id, instance_id, day.isoformat()])
+        cursor.execute(_USAGE_UPSERT, params[:3])
+        cursor.execute(_ACCOUNT_USAGE_UPSERT, params[3:])
 
 
 def send_message(
@@ -302,9 +315,9 @@ def _message_insert(
     field's ``pre_save`` and ``get_db_prep_save``); ``Message`` has no save signals.
 
     A queued message (``queued_on``: its day in the account's time zone) also wakes its instance's lane
-    (``queue.lane_wake_statement``) and is counted in the instance's daily usage. On PostgreSQL both travel in the
-    INSERT as data-modifying ``WITH`` parts, one round trip instead of three; elsewhere the lane statement runs
-    before it in the same transaction and the caller runs ``_usage_increment``. Returns whether the lane was woken
+    (``queue.lane_wake_statement``) and is counted in the instance's and the account's daily usage. On PostgreSQL
+    these travel in the INSERT as data-modifying ``WITH`` parts, one round trip instead of four; elsewhere the lane
+    statement runs before it in the same transaction and the caller runs ``_usage_increment``. Returns whether the lane was woken
     (its job is then the caller's to enqueue, after the commit).
 
     With ``turn`` the row is the write turn's last write: it travels with the commit (``WriteTurn.finish``)."""
@@ -320,7 +333,7 @@ def _message_insert(
         if batched:
             lane_sql = lane_wake_statement(0)[0]
             sql = (
-                f"WITH m AS ({sql}), u AS ({_USAGE_UPSERT}), l AS ({lane_sql}) "  # noqa: S608 - our own SQL
+                f"WITH m AS ({sql}), u AS ({_USAGE_UPSERT}), a AS ({_ACCOUNT_USAGE_UPSERT}), l AS ({lane_sql}) "  # noqa: S608
                 "SELECT m.*, EXISTS (SELECT 1 FROM l) FROM m"
             )
         _INSERT_SQL[(connection.vendor, batched)] = sql
@@ -328,7 +341,10 @@ def _message_insert(
     woken = False
     if batched:
         lane_params = lane_wake_statement(message.instance_id)[1]
-        values += [message.account_id, message.instance_id, queued_on.isoformat(), *lane_params]
+        values += [
+            *_usage_params(account_id=message.account_id, instance_id=message.instance_id, day=queued_on),
+            *lane_params,
+        ]
     elif queued_on is not None:
         with connection.cursor() as cursor:
             cursor.execute(*lane_wake_statement(message.instance_id))
