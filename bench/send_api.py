@@ -14,7 +14,7 @@ beside it), and last, per database:
     .venv/bin/python -m bench.send_api                                   # SQLite (embedded default)
     .venv/bin/python -m bench.send_api --database-url postgres://postgres@127.0.0.1:5432/bench \
         --redis-url redis://127.0.0.1:6379/0                             # a scratch DB
-    .venv/bin/python -m bench.send_api --runs 3                          # three runs, then the medians
+    .venv/bin/python -m bench.send_api --runs 3 --settle 180             # three runs from a settled machine, medians
 
 ``--mode send`` posts real sends (``dry_run: false``: guard, counting, message log row, queue wake-up);
 ``--mode dry_run`` posts dry runs (every guard and a log row, no counting); ``both`` (the default) measures each.
@@ -203,6 +203,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--mode", choices=["send", "dry_run", "both"], default="both")
     parser.add_argument("--runs", type=int, default=1, help="repeat the whole run (a fresh server each time)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0,
+        help="before each run, wait up to this many seconds for the 1-minute load average to fall below 1",
+    )
     parser.add_argument("--instances", type=int, default=INSTANCES)
     parser.add_argument(
         "--accounts", type=int, default=1, help="spread the sends over this many accounts (one API key each)"
@@ -213,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     extra["GATEWAY_BENCH_FLOOR"] = "1"
     summaries = []
     for n in range(args.runs):
+        settle(args.settle)
         print(f"run {n + 1}/{args.runs}: load average before it {load_average()}", flush=True)
         scratch = scratch_postgres(args.database_url, "{database}") if args.database_url else contextlib.nullcontext()
         with scratch as database_url:
@@ -220,6 +227,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.runs > 1:
         print(f"medians of {args.runs} runs:")
         print(summary_line({k: statistics.median(s[k] for s in summaries) for k in summaries[0]}))
+
+
+def settle(seconds: float) -> None:
+    """Let the load of what ran before (an earlier run included) die down, so runs start from the same state."""
+    deadline = time.monotonic() + seconds
+    while os.getloadavg()[0] >= 1.0 and time.monotonic() < deadline:
+        time.sleep(5)
 
 
 def load_average() -> str:
