@@ -13,6 +13,7 @@ from tests.providers.fakes.cloud import FakeCloud
 from tests.providers.fakes.evolution import FakeEvolution
 from tests.providers.fakes.waha import FakeWaha
 from whatsapp_gateway.apikeys.selectors import api_key_cache_clear
+from whatsapp_gateway.message_templates.selectors import template_local_forget
 from whatsapp_gateway.providers import registry
 from whatsapp_gateway.providers.http import use_transport
 
@@ -73,8 +74,10 @@ def _migrated_data_in_transactional_tests(request):
 @pytest.fixture(autouse=True)
 def _no_cached_api_keys():
     api_key_cache_clear()
+    template_local_forget()
     yield
     api_key_cache_clear()
+    template_local_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -125,3 +125,30 @@ class TestCost:
 
         assert match_approved_template(owner_alice.account.pk, TEXT) is None
         assert cache.get(f"message_templates:matchable:v1:{owner_alice.account.pk}") is None
+
+    def test_a_warm_match_asks_neither_the_shared_cache_nor_the_database(
+        self, owner_alice, staff_oscar, monkeypatch, django_assert_num_queries
+    ):
+        approved(owner_alice, staff_oscar)
+        assert match_approved_template(owner_alice.account.pk, "Something else entirely.") is None  # warms both
+        from whatsapp_gateway.message_templates import selectors
+
+        asked = []
+        monkeypatch.setattr(selectors, "_cache_call", lambda *args: asked.append(args))
+        with django_assert_num_queries(0):
+            assert match_approved_template(owner_alice.account.pk, "Something else again.") is None
+        assert asked == []
+
+    def test_another_process_sees_a_change_within_the_local_ttl(self, owner_alice, staff_oscar, monkeypatch):
+        """A template write clears this process's copy at once; another process keeps its copy for at most
+        LOCAL_TTL_SECONDS. Here the other process's write is played by changing the row and the shared cache
+        without touching this process's copy."""
+        from whatsapp_gateway.message_templates import selectors
+
+        template = approved(owner_alice, staff_oscar)
+        assert match_approved_template(owner_alice.account.pk, TEXT) == template
+        Template.objects.filter(pk=template.pk).update(status=TemplateStatus.PAUSED)
+        cache.delete(f"message_templates:matchable:v1:{owner_alice.account.pk}")
+        clock = selectors.time.monotonic()
+        monkeypatch.setattr(selectors.time, "monotonic", lambda: clock + selectors.LOCAL_TTL_SECONDS + 0.1)
+        assert match_approved_template(owner_alice.account.pk, TEXT) is None

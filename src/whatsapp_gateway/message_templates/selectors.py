@@ -4,6 +4,8 @@ of the account's approved templates?" It runs on every send, so it is cached (se
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -25,6 +27,13 @@ from whatsapp_gateway.message_templates.text import fixed_length, match_segments
 _CACHE_KEY = "message_templates:matchable:v1:{account_id}"
 logger = logging.getLogger(__name__)
 CACHE_TTL_SECONDS = 3600
+# A per-process layer in front of the shared cache, which is a file read (SQLite) or a Redis round trip on every
+# send. A template write clears it at once in its own process (``template_local_forget``); other web processes see
+# the change within LOCAL_TTL_SECONDS, as they see a revoked API key (docs/scaling.md, "Per-process caches").
+LOCAL_TTL_SECONDS = 2.0
+_LOCAL: dict[int, tuple[float, list]] = {}
+_LOCAL_LOCK = threading.Lock()
+_LOCAL_MAX_ACCOUNTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,36 @@ class TemplateMatch:
 
 def template_cache_key(account_id: int) -> str:
     return _CACHE_KEY.format(account_id=account_id)
+
+
+def template_local_forget(account_id: int | None = None) -> None:
+    """Drop this process's copy of one account's matchable templates (every account's with None)."""
+    with _LOCAL_LOCK:
+        if account_id is None:
+            _LOCAL.clear()
+        else:
+            _LOCAL.pop(account_id, None)
+
+
+def _matchable_entries(account_id: int) -> tuple[list | None, dict[int, Template] | None]:
+    """(entries, the templates when they were just loaded): this process's copy, else the shared cache, else the
+    database (which fills both)."""
+    local = _LOCAL.get(account_id)
+    if local is not None and local[0] > time.monotonic():
+        return local[1], None
+    entries = _cache_call("get", template_cache_key(account_id))
+    loaded: dict[int, Template] | None = None
+    if entries is None:
+        loaded = {t.pk: t for t in _matchable(account_id)}
+        entries = sorted(
+            ((pk, segments(t.body)) for pk, t in loaded.items()), key=lambda e: (-fixed_length(e[1]), e[0])
+        )
+        _cache_call("set", template_cache_key(account_id), entries, CACHE_TTL_SECONDS)
+    with _LOCAL_LOCK:
+        if len(_LOCAL) >= _LOCAL_MAX_ACCOUNTS:
+            _LOCAL.clear()
+        _LOCAL[account_id] = (time.monotonic() + LOCAL_TTL_SECONDS, entries)
+    return entries, loaded
 
 
 def _matchable(account_id: int) -> QuerySet[Template]:
@@ -59,15 +98,7 @@ def template_match(account_id: int, text: str) -> TemplateMatch | None:
     words equal ``text``'s: each ``{{n}}`` stands for any non-empty run of text; case, Unicode forms and runs of
     whitespace are normalised; fixed words must match exactly. At most one query; none when the account has no
     such template and the cache is warm."""
-    key = template_cache_key(account_id)
-    entries = _cache_call("get", key)
-    loaded: dict[int, Template] | None = None
-    if entries is None:
-        loaded = {t.pk: t for t in _matchable(account_id)}
-        entries = sorted(
-            ((pk, segments(t.body)) for pk, t in loaded.items()), key=lambda e: (-fixed_length(e[1]), e[0])
-        )
-        _cache_call("set", key, entries, CACHE_TTL_SECONDS)
+    entries, loaded = _matchable_entries(account_id)
     if not entries or not isinstance(text, str):
         return None
     normalised = normalise(text)
@@ -77,7 +108,8 @@ def template_match(account_id: int, text: str) -> TemplateMatch | None:
             continue
         template = loaded[pk] if loaded is not None else _matchable(account_id).filter(pk=pk).first()
         if template is None:  # changed since it was cached (the invalidation races the read): read afresh next time
-            _cache_call("delete", key)
+            template_local_forget(account_id)
+            _cache_call("delete", template_cache_key(account_id))
             return None
         return TemplateMatch(template=template, variables=values)
     return None

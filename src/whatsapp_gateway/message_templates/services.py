@@ -23,7 +23,7 @@ from whatsapp_gateway.message_templates.models import (
     TemplateSource,
     TemplateStatus,
 )
-from whatsapp_gateway.message_templates.selectors import template_cache_key
+from whatsapp_gateway.message_templates.selectors import template_cache_key, template_local_forget
 from whatsapp_gateway.message_templates.text import TemplateTextError, validate_body
 
 logger = logging.getLogger(__name__)
@@ -40,8 +40,14 @@ def template_cache_invalidate(account_id: int) -> None:
     """Drop the account's match cache now and again after commit (a reader between the two would otherwise cache
     what the transaction is replacing)."""
     key = template_cache_key(account_id)
+    template_local_forget(account_id)
     cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key), robust=True)
+
+    def after_commit() -> None:
+        template_local_forget(account_id)
+        cache.delete(key)
+
+    transaction.on_commit(after_commit, robust=True)
 
 
 def _check_text(*, body: str, category: str) -> str:
