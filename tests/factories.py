@@ -9,6 +9,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 
 from whatsapp_gateway.accounts.models import Membership, Module, Plan, User
 from whatsapp_gateway.accounts.services import account_create
+from whatsapp_gateway.messaging.models import AccountDailyUsage, DailyUsage
 
 PASSWORD = "correct-horse-battery-9"
 OPERATOR_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
@@ -126,8 +127,6 @@ def connect_instance(instance):
 
 def record_usage(*, account, instance, day, count: int) -> None:
     """Counted sends on ``day``, as the send path counts them: in the instance's day and in the account's day."""
-    from whatsapp_gateway.messaging.models import AccountDailyUsage, DailyUsage
-
     DailyUsage.objects.create(account=account, instance=instance, day=day, count=count)
     total, _ = AccountDailyUsage.objects.get_or_create(account=account, day=day)
     total.count += count
