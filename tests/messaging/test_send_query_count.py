@@ -23,7 +23,8 @@ POSTGRESQL = connection.vendor == "postgresql"
 # the guard's reads (kill switch, instance, suppression of the number and its
 # WhatsApp ids, the risk score's 24-hour history: one statement) · log number (the account's lock) and usage snapshot
 # (every limit, one statement; on PostgreSQL both in one round trip) · message INSERT, which on PostgreSQL also
-# counts the instance's and the account's daily usage and wakes the instance's lane (SQLite: three more statements). The API key, its account and plan were read by the request
+# counts the instance's and the account's daily usage and wakes the instance's lane (SQLite: three more
+# statements). The API key, its account and plan were read by the request
 # before (GATEWAY_API_KEY_CACHE_SECONDS): an integration sending more than once every two seconds reads them no more.
 ACCEPTED_SEND_QUERIES = 3 if POSTGRESQL else 7
 DRY_RUN_QUERIES = 3 if POSTGRESQL else 4  # nothing counted

@@ -317,8 +317,8 @@ def _message_insert(
     A queued message (``queued_on``: its day in the account's time zone) also wakes its instance's lane
     (``queue.lane_wake_statement``) and is counted in the instance's and the account's daily usage. On PostgreSQL
     these travel in the INSERT as data-modifying ``WITH`` parts, one round trip instead of four; elsewhere the lane
-    statement runs before it in the same transaction and the caller runs ``_usage_increment``. Returns whether the lane was woken
-    (its job is then the caller's to enqueue, after the commit).
+    statement runs before it in the same transaction and the caller runs ``_usage_increment``. Returns whether the
+    lane was woken (its job is then the caller's to enqueue, after the commit).
 
     With ``turn`` the row is the write turn's last write: it travels with the commit (``WriteTurn.finish``)."""
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
@@ -333,8 +333,8 @@ def _message_insert(
         if batched:
             lane_sql = lane_wake_statement(0)[0]
             sql = (
-                f"WITH m AS ({sql}), u AS ({_USAGE_UPSERT}), a AS ({_ACCOUNT_USAGE_UPSERT}), l AS ({lane_sql}) "  # noqa: S608
-                "SELECT m.*, EXISTS (SELECT 1 FROM l) FROM m"
+                f"WITH m AS ({sql}), u AS ({_USAGE_UPSERT}), "  # noqa: S608 - our own SQL
+                f"a AS ({_ACCOUNT_USAGE_UPSERT}), l AS ({lane_sql}) SELECT m.*, EXISTS (SELECT 1 FROM l) FROM m"
             )
         _INSERT_SQL[(connection.vendor, batched)] = sql
     values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]

@@ -52,10 +52,10 @@ def local_day_bounds(account, now: dt.datetime) -> tuple[dt.date, dt.datetime, d
 
 
 # One row from four one-row aggregates, each one index range scan: the account's daily totals of the month (the
-# month and today; at most 31 rows), the instance's row of today, the instance's counted messages of the last hour (and of its last minute),
-# the recipient's of the last 24 hours (and of the last 10 minutes, and those with the same text in the duplicate
-# window). FILTER keeps the narrower windows inside the same scan. Each window's oldest message tells the caller
-# when a slot frees up (Retry-After).
+# month and today; at most 31 rows), the instance's row of today, the instance's counted messages of the last hour
+# (and of its last minute), the recipient's of the last 24 hours (and of the last 10 minutes, and those with the
+# same text in the duplicate window). FILTER keeps the narrower windows inside the same scan. Each window's oldest
+# message tells the caller when a slot frees up (Retry-After).
 _SNAPSHOT_SQL = """
 SELECT a.month, a.today, d.today, iw.hour_n, iw.hour_first, iw.minute_n, iw.minute_first,
   rw.day_n, rw.day_first, rw.ten_n, rw.ten_first, rw.dup_n, rw.dup_first
@@ -64,10 +64,13 @@ FROM
      FROM messaging_accountdailyusage WHERE account_id = %s AND day >= %s AND day <= %s) a,
   (SELECT COALESCE(SUM(count), 0) AS today FROM messaging_dailyusage WHERE instance_id = %s AND day = %s) d,
   (SELECT COUNT(*) AS hour_n, MIN(created_at) AS hour_first,
-          COUNT(*) FILTER (WHERE created_at >= %s) AS minute_n, MIN(created_at) FILTER (WHERE created_at >= %s) AS minute_first
+          COUNT(*) FILTER (WHERE created_at >= %s) AS minute_n,
+          MIN(created_at) FILTER (WHERE created_at >= %s) AS minute_first
      FROM messaging_message WHERE instance_id = %s AND counted AND created_at >= %s) iw,
-  (SELECT COUNT(*) FILTER (WHERE created_at >= %s) AS day_n, MIN(created_at) FILTER (WHERE created_at >= %s) AS day_first,
-          COUNT(*) FILTER (WHERE created_at >= %s) AS ten_n, MIN(created_at) FILTER (WHERE created_at >= %s) AS ten_first,
+  (SELECT COUNT(*) FILTER (WHERE created_at >= %s) AS day_n,
+          MIN(created_at) FILTER (WHERE created_at >= %s) AS day_first,
+          COUNT(*) FILTER (WHERE created_at >= %s) AS ten_n,
+          MIN(created_at) FILTER (WHERE created_at >= %s) AS ten_first,
           COUNT(*) FILTER (WHERE created_at >= %s AND text_hash = %s) AS dup_n,
           MIN(created_at) FILTER (WHERE created_at >= %s AND text_hash = %s) AS dup_first
      FROM messaging_message WHERE account_id = %s AND phone_hash = %s AND counted AND created_at >= %s) rw
