@@ -22,3 +22,10 @@ if _worker.startswith("gw") and _redis:
     os.environ["REDIS_URL"] = f"{_redis.group(1)}/{int(_redis.group(2) or 0) + 1 + int(_worker[2:])}"
 
 from whatsapp_gateway.settings import *  # noqa: E402, F403  (the environment above comes first)
+
+# SQLite: the test database is a file, not Django's default in-memory one. An in-memory database has one connection,
+# which the live server's request threads share with each other and the test thread; concurrent requests (the
+# dashboard loads its charts in parallel) then hung on it from time to time, as Django's documentation warns. With a
+# file each thread has its own connection, as in production. pytest-django adds the xdist worker to the name.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
