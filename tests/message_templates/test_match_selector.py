@@ -8,6 +8,7 @@ from django.core.cache import cache
 
 from tests.message_templates.conftest import approved, submit
 from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.message_templates import selectors
 from whatsapp_gateway.message_templates.models import Template, TemplateSource, TemplateStatus
 from whatsapp_gateway.message_templates.selectors import match_approved_template, template_match
 from whatsapp_gateway.message_templates.services import template_disable, template_reject, template_resubmit
@@ -131,8 +132,6 @@ class TestCost:
     ):
         approved(owner_alice, staff_oscar)
         assert match_approved_template(owner_alice.account.pk, "Something else entirely.") is None  # warms both
-        from whatsapp_gateway.message_templates import selectors
-
         asked = []
         monkeypatch.setattr(selectors, "_cache_call", lambda *args: asked.append(args))
         with django_assert_num_queries(0):
@@ -143,8 +142,6 @@ class TestCost:
         """A template write clears this process's copy at once; another process keeps its copy for at most
         LOCAL_TTL_SECONDS. Here the other process's write is played by changing the row and the shared cache
         without touching this process's copy."""
-        from whatsapp_gateway.message_templates import selectors
-
         template = approved(owner_alice, staff_oscar)
         assert match_approved_template(owner_alice.account.pk, TEXT) == template
         Template.objects.filter(pk=template.pk).update(status=TemplateStatus.PAUSED)

@@ -44,15 +44,8 @@ def _enqueue(instance_id: int, *, delay: float = 0) -> None:
         tasks.send_lane_run(instance_id)
 
 
-_LANE_STATE_SQL = f"SELECT in_flight_id, wakeup_at FROM {SendLane._meta.db_table} WHERE instance_id = %s"  # noqa: S608
-_LANE_CREATE_WOKEN_SQL = (
-    f"INSERT INTO {SendLane._meta.db_table} "  # noqa: S608
-    "(instance_id, wakeup_at, failure_streak, pause_code, pause_reason, probes) VALUES (%s, %s, '[]', '', '', 0) "
-    "ON CONFLICT (instance_id) DO NOTHING"
-)
-
-
-_LANE_WAKE_IF_IDLE_SQL = (
+# Public for a caller that embeds it in a statement of its own (the send's message INSERT on PostgreSQL).
+LANE_WAKE_SQL = (
     f"INSERT INTO {SendLane._meta.db_table} AS lane "  # noqa: S608 - model table
     "(instance_id, wakeup_at, failure_streak, pause_code, pause_reason, probes) VALUES (%s, %s, '[]', '', '', 0) "
     "ON CONFLICT (instance_id) DO UPDATE SET wakeup_at = excluded.wakeup_at "
@@ -67,7 +60,7 @@ def lane_wake_statement(instance_id: int) -> tuple[str, list]:
     at the queue after it releases / wakes, and sees the message because the statement locks the lane row until
     the send commits (PostgreSQL's upsert locks the row even when its WHERE is false; SQLite has one writer), so
     the lane's release waits for that commit. One statement, and no write transaction of its own."""
-    return _LANE_WAKE_IF_IDLE_SQL, [instance_id, connection.ops.adapt_datetimefield_value(now())]
+    return LANE_WAKE_SQL, [instance_id, connection.ops.adapt_datetimefield_value(now())]
 
 
 def lane_job_enqueue(instance_id: int) -> None:
@@ -78,31 +71,18 @@ def lane_job_enqueue(instance_id: int) -> None:
 
 def lane_wake(*, instance_id: int) -> None:
     """Make sure a job will look at this instance's queue, for callers outside a send (resumed accounts and
-    instances; a send wakes its lane inside its own transaction, ``lane_wake_statement``). A lane with a message in
-    flight or a wake-up already scheduled needs nothing: it looks at the queue after it releases / wakes. An idle
-    lane records the wake-up (a conditional UPDATE of ``wakeup_at``) before the job is enqueued, so a burst of
-    wake-ups enqueues one job; the sweep re-wakes a lane whose job was lost. Must run after the messages it wakes
-    the lane for are committed: a lane that releases before then looks at the queue without them."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LANE_STATE_SQL, [instance_id])
-        row = cursor.fetchone()
-    # single_write: on SQLite the lane write queues on the write turns' file lock, not in SQLite's polling busy
-    # handler. The job's enqueue stays outside it (SqliteHuey commits, and syncs, a file of its own).
-    if row is None:
-        with single_write(), connection.cursor() as cursor:
-            cursor.execute(_LANE_CREATE_WOKEN_SQL, [instance_id, connection.ops.adapt_datetimefield_value(now())])
-            created = cursor.rowcount == 1
-        if created:
-            _enqueue(instance_id)
-            return
-    elif row[0] or row[1]:
-        return
-    idle = SendLane.objects.filter(instance_id=instance_id, in_flight__isnull=True, wakeup_at__isnull=True)
-    with single_write():
-        woken = idle.update(wakeup_at=now())
+    instances; a send runs ``lane_wake_statement`` inside its own transaction). The same statement in a write of its
+    own: a lane with a message in flight or a wake-up already scheduled is left alone, an idle or missing one is
+    woken and gets one job, so a burst of wake-ups enqueues one; the sweep re-wakes a lane whose job was lost. Must
+    run after the messages it wakes the lane for are committed: a lane that releases before then looks at the queue
+    without them."""
+    # single_write: on SQLite the write queues on the write turns' file lock, not in SQLite's polling busy handler.
+    # The job's enqueue stays outside it (SqliteHuey commits, and syncs, a file of its own).
+    with single_write(), connection.cursor() as cursor:
+        cursor.execute(*lane_wake_statement(instance_id))
+        woken = cursor.fetchone() is not None
     if woken:
         _enqueue(instance_id)
-    # else another send, or the lane's own job, got there first
 
 
 def lanes_wake_queued(account_id: int | None = None) -> None:

@@ -48,7 +48,7 @@ from whatsapp_gateway.messaging.models import (
     MessageStatus,
     PolicyEvent,
 )
-from whatsapp_gateway.messaging.queue import lane_job_enqueue, lane_wake_statement
+from whatsapp_gateway.messaging.queue import LANE_WAKE_SQL, lane_job_enqueue, lane_wake_statement
 from whatsapp_gateway.messaging.template_send import TemplateRequest, send_checks, send_risk_assess
 
 logger = logging.getLogger(__name__)
@@ -331,10 +331,9 @@ def _message_insert(
             f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(Message._meta.pk.column)}"
         )
         if batched:
-            lane_sql = lane_wake_statement(0)[0]
             sql = (
                 f"WITH m AS ({sql}), u AS ({_USAGE_UPSERT}), "  # noqa: S608 - our own SQL
-                f"a AS ({_ACCOUNT_USAGE_UPSERT}), l AS ({lane_sql}) SELECT m.*, EXISTS (SELECT 1 FROM l) FROM m"
+                f"a AS ({_ACCOUNT_USAGE_UPSERT}), l AS ({LANE_WAKE_SQL}) SELECT m.*, EXISTS (SELECT 1 FROM l) FROM m"
             )
         _INSERT_SQL[(connection.vendor, batched)] = sql
     values = [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
