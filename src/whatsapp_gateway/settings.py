@@ -147,6 +147,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL: the send path's statements are prepared once per connection (lib/pg_batch.py). Off for a pooler that
+# cannot keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 # --- Redis (optional): job broker, cache, rate-limit counters -----------------------------------------------------
 REDIS_URL = env_str("REDIS_URL") or None

@@ -1,6 +1,6 @@
 """Pins the database work of one send so it cannot silently grow back (bench/send_api.py measures the cost; see
 docs/benchmarks.md). Each captured entry is one round trip to the database; on PostgreSQL one may hold several
-statements (the write turn sends its last ones in one query string), so statements are counted too.
+statements (the write turn sends its last ones in one pipeline, ``lib.pg_batch``), so statements are counted too.
 
 Most tests run inside the test's own transaction, which turns the send's BEGIN/COMMIT into SAVEPOINT/RELEASE (left
 out) and keeps the commit out of the turn; ``test_the_whole_accepted_send_*`` runs without it and counts everything
@@ -37,7 +37,7 @@ def statements(captured) -> list[str]:
 
 def round_trips(captured) -> list[list[str]]:
     """The statements of each round trip. Django logs COMMIT when it leaves the transaction even when the session is
-    already idle because the write turn committed in its last query string: psycopg then sends nothing."""
+    already idle because the write turn committed in its last pipeline: psycopg then sends nothing."""
     trips: list[list[str]] = []
     for query in captured:
         sql = query["sql"]

@@ -14,9 +14,9 @@ time the work takes, not for the time the disk takes.
   with a synchronous commit. A reader may see the row a few milliseconds before it is on disk; everything that acts
   on it (the queue worker's claim) commits synchronously itself, which flushes our record first.
   Each statement is a round trip, so the end of the turn is one: ``SET LOCAL synchronous_commit TO OFF; COMMIT;
-  SELECT pg_catalog.txid_current()`` in one query string (the simple query protocol runs them in order, and the
-  last one is its own synchronously committed transaction). With ``WriteTurn.finish`` the body's last write
-  travels in that same string.
+  SELECT pg_catalog.txid_current()`` in one pipeline (``lib.pg_batch``: run in order, and the last one is its own
+  synchronously committed transaction). With ``WriteTurn.finish`` the body's last write travels in that same
+  pipeline, as a prepared statement.
 
 Inside an outer transaction none of this applies (that transaction's own commit decides), so it is a plain
 ``transaction.atomic()`` there.
@@ -32,6 +32,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection, transaction
+
+from whatsapp_gateway.lib import pg_batch
 
 _THREAD_LOCK = threading.Lock()
 _LOCK_FILES: dict[tuple[int, str], int] = {}  # (pid, path) -> fd; a forked child opens its own
@@ -112,21 +114,18 @@ class WriteTurn:
         commit and the durability wait travel in the same round trip."""
         rows: list[tuple] = []
         if not self.batched:
-            if sql is not None:
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, params)
-                    rows = cursor.fetchall() if cursor.description else []
-            return rows
-        batch = f"SET LOCAL synchronous_commit TO OFF; COMMIT; {_FLUSH_SQL}"
-        with connection.cursor() as cursor:
             if sql is None:
-                cursor.execute(batch)
-            else:
-                cursor.execute(f"{sql}; {batch}", params)
-                rows = cursor.fetchall() if cursor.description else []
-                cursor.nextset()
-            cursor.nextset()  # past SET LOCAL
-            cursor.nextset()  # past COMMIT
+                return rows
+            if connection.vendor == "postgresql":
+                return pg_batch.run([(sql, params)])[0]
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall() if cursor.description else []
+        tail = [("SET LOCAL synchronous_commit TO OFF", None), ("COMMIT", None), (_FLUSH_SQL, None)]
+        if sql is None:
+            pg_batch.run(tail, prepare=[False, False, True])
+        else:
+            rows = pg_batch.run([(sql, params), *tail], prepare=[True, False, False, True])[0]
         self.committed = True
         return rows
 

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.instances.models import Instance
-from whatsapp_gateway.lib import errors, metrics
+from whatsapp_gateway.lib import errors, metrics, pg_batch
 from whatsapp_gateway.lib.clock import now
 from whatsapp_gateway.lib.phone import InvalidPhoneNumber, jid_to_e164, normalize_e164
 from whatsapp_gateway.lib.write_turn import WriteTurn, write_turn
@@ -90,11 +90,14 @@ def _next_log_id(account_id: int) -> int:
     serialises every send of the account until the transaction ends; SQLite's IMMEDIATE transaction already
     holds the database's write lock."""
     for _ in range(2):
-        with connection.cursor() as cursor:
-            cursor.execute(_NEXT_LOG_ID_SQL, [account_id])
-            row = cursor.fetchone()
-        if row is not None:
-            return int(row[0])
+        if connection.vendor == "postgresql":
+            rows = pg_batch.run([(_NEXT_LOG_ID_SQL, [account_id])])[0]
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(_NEXT_LOG_ID_SQL, [account_id])
+                rows = cursor.fetchall()
+        if rows:
+            return int(rows[0][0])
         LogSequence.objects.get_or_create(account_id=account_id)
     raise RuntimeError("could not allocate a message log id")
 
@@ -103,9 +106,10 @@ def _lock_and_count(ctx: GuardContext, *, count: bool) -> int:
     """The account's next log number (``_next_log_id``, which takes the lock that serialises its sends) and, with
     ``count``, every limit count read under that lock into ``ctx.usage``.
 
-    On PostgreSQL both statements travel in one query string, one round trip. They still run one after the other,
-    and under READ COMMITTED the count statement takes its snapshot when it starts, after the UPDATE was granted
-    the lock: it sees every send of the account committed before ours, exactly as a separate statement would."""
+    On PostgreSQL both statements travel in one pipeline (``lib.pg_batch``), one round trip. They still run one
+    after the other, and under READ COMMITTED the count statement takes its snapshot when it starts, after the
+    UPDATE was granted the lock: it sees every send of the account committed before ours, exactly as a separate
+    statement would."""
     if not count:
         return _next_log_id(ctx.account.pk)
     if connection.vendor != "postgresql":
@@ -114,14 +118,10 @@ def _lock_and_count(ctx: GuardContext, *, count: bool) -> int:
         return log_id
     sql, params = usage_snapshot_query(ctx)
     for _ in range(2):
-        with connection.cursor() as cursor:
-            cursor.execute(f"{_NEXT_LOG_ID_SQL}; {sql}", [ctx.account.pk, *params])
-            log_row = cursor.fetchone()
-            cursor.nextset()
-            usage_row = cursor.fetchone()
-        if log_row is not None:
-            ctx.usage = usage_snapshot_from_row(ctx, usage_row)
-            return int(log_row[0])
+        log_rows, usage_rows = pg_batch.run([(_NEXT_LOG_ID_SQL, [ctx.account.pk]), (sql, params)])
+        if log_rows:
+            ctx.usage = usage_snapshot_from_row(ctx, usage_rows[0])
+            return int(log_rows[0][0])
         LogSequence.objects.get_or_create(account_id=ctx.account.pk)
     raise RuntimeError("could not allocate a message log id")
 
@@ -350,6 +350,8 @@ def _message_insert(
             woken = cursor.fetchone() is not None
     if turn is not None:
         rows = turn.finish(sql, values)
+    elif connection.vendor == "postgresql":
+        rows = pg_batch.run([(sql, values)])[0]
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, values)

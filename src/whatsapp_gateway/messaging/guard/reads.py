@@ -18,7 +18,7 @@ from django.db import connection
 
 from whatsapp_gateway.contacts.models import Contact, Conversation
 from whatsapp_gateway.instances.models import Instance
-from whatsapp_gateway.lib import prepared
+from whatsapp_gateway.lib import pg_batch, prepared
 from whatsapp_gateway.messaging import policy
 from whatsapp_gateway.messaging.guard.checks import INSTANCE_FIELDS
 from whatsapp_gateway.messaging.guard.context import GuardContext
@@ -65,13 +65,16 @@ class SendReads:
 @cache
 def _sql(vendor: str, by_ref: bool) -> str:
     aggregate = "string_agg" if vendor == "postgresql" else "group_concat"
+    instances, conversations, contacts = (m._meta.db_table for m in (Instance, Conversation, Contact))
+    # By reference: a public id or a live instance's name. Each of the two is looked up through its own unique
+    # index (an OR of both let the planner scan every instance of the account when it misjudged the table).
     where = (
-        "i.account_id = %(account)s AND i.deleted_at IS NULL AND (i.public_id = %(ref)s OR i.name = %(ref)s) "
-        "ORDER BY i.name, i.id LIMIT 1"
+        f"i.id IN ((SELECT id FROM {instances} WHERE public_id = %(ref)s), "  # noqa: S608 - model table
+        f"(SELECT id FROM {instances} WHERE account_id = %(account)s AND name = %(ref)s AND deleted_at IS NULL)) "
+        "AND i.account_id = %(account)s AND i.deleted_at IS NULL ORDER BY i.name, i.id LIMIT 1"
         if by_ref
         else "i.id = %(instance)s"
     )
-    instances, conversations, contacts = (m._meta.db_table for m in (Instance, Conversation, Contact))
     # r: the instance's recipients in 24 h, as risk.history_rules reads them; "wrote" counts those of them (and the
     # number being sent to) who wrote to the instance, only once there are enough of them for the rule to apply.
     return (
@@ -108,9 +111,13 @@ def send_reads_load(ctx: GuardContext) -> SendReads:
         "since": since,
         "enough": policy.RISK_NEVER_WROTE_MIN_RECIPIENTS - 1,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(connection.vendor, given is None), params)
-        row = cursor.fetchone()
+    sql = _sql(connection.vendor, given is None)
+    if connection.vendor == "postgresql":
+        row = pg_batch.run([(sql, params)], read_only=True)[0][0]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
     n_instance = len(_INSTANCE.concrete)
     instance = prepared.load(row[1 : 1 + n_instance], [_INSTANCE])[0] if row[1] is not None else None
     start = 1 + n_instance
