@@ -13,6 +13,7 @@ from django.utils import timezone
 from tests.factories import PASSWORD
 from tests.messaging.conftest import ApiClient, body
 from tests.tallies import SECURITY as TALLY
+from whatsapp_gateway.apikeys import auth
 from whatsapp_gateway.lib import throttle
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +58,29 @@ def test_api_key_guessing_is_throttled_per_ip(settings, alice_world, one_minute)
     other.client.defaults["REMOTE_ADDR"] = "192.0.2.7"
     assert other.send(body(instance_id="world-line")).status_code == 202
     TALLY["throttle: api key guesses"] += 15
+
+
+def test_a_key_verified_seconds_ago_takes_no_slot_yet_waits_while_its_address_is_throttled(
+    settings, alice_world, one_minute, monkeypatch
+):
+    settings.GATEWAY_AUTH_FAILURES_PER_MINUTE = 3
+    right = ApiClient(alice_world["api_key_plain"])
+    # the first request records the key's use (and drops its cached row); the second caches it again
+    for n in range(2):
+        sent = right.send(body(instance_id="world-line", phone=f"+96650127771{n}", message=f"Order #{n} is packed."))
+        assert sent.status_code == 202, sent.content
+    slots = []
+    taking = auth.auth_attempt_start
+    monkeypatch.setattr(auth, "auth_attempt_start", lambda **kw: slots.append(kw) or taking(**kw))
+    for n in range(2, 5):
+        sent = right.send(body(instance_id="world-line", phone=f"+96650127770{n}", message=f"Order #{n} has shipped."))
+        assert sent.status_code == 202, sent.content
+    assert slots == []  # no slot taken, none given back: one read per request
+    guesser = ApiClient("wg_live_guess-x")
+    assert [guesser.send(body()).status_code for _ in range(4)] == [401, 401, 401, 429]
+    response = right.send(body(instance_id="world-line", phone="+966501277709"))
+    assert response.status_code == 429 and response.json()["error"] == "too_many_auth_failures"
+    TALLY["throttle: api key guesses"] += 4
 
 
 def test_3cx_secret_guessing_is_throttled_per_ip(settings, alice_world, one_minute):

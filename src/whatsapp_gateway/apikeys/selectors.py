@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import cache
 
 from django.conf import settings
 from django.db import connection
@@ -64,6 +65,18 @@ def api_key_cache_clear(**_signal_kwargs) -> None:
 def api_key_cache_forget(key_hash: str) -> None:
     with _CACHE_LOCK:
         _CACHE.pop(key_hash, None)
+
+
+@cache
+def _revoked_at_column() -> int:
+    return [f.attname for f in _PARTS[0].concrete].index("revoked_at")
+
+
+def api_key_cached_active(key_hash: str) -> bool:
+    """Whether this process found the key with ``key_hash`` active in the last ``GATEWAY_API_KEY_CACHE_SECONDS``
+    (no query)."""
+    cached = _CACHE.get(key_hash)
+    return cached is not None and cached[0] > time.monotonic() and cached[1][_revoked_at_column()] is None
 
 
 def _row_by_hash(key_hash: str) -> tuple | None:

@@ -7,11 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 
 from whatsapp_gateway.accounts.models import Account, User
 from whatsapp_gateway.accounts.services import audit_record
 from whatsapp_gateway.apikeys.models import KEY_PREFIX, ApiKey
-from whatsapp_gateway.apikeys.selectors import api_key_by_hash, api_key_cache_clear, api_key_cache_forget
+from whatsapp_gateway.apikeys.selectors import (
+    api_key_by_hash,
+    api_key_cache_clear,
+    api_key_cache_forget,
+    api_key_cached_active,
+)
 from whatsapp_gateway.instances.models import Instance
 from whatsapp_gateway.lib import errors
 from whatsapp_gateway.lib.clock import now
@@ -102,6 +108,13 @@ def api_key_revoke(
     return api_key
 
 
+def api_key_known_active(token: str) -> bool:
+    """Whether ``token`` is a key this process authenticated in the last ``GATEWAY_API_KEY_CACHE_SECONDS`` and found
+    active (no query): a request carrying it is no guess."""
+    token = (token or "").strip()
+    return token.startswith(KEY_PREFIX) and len(token) <= 200 and api_key_cached_active(_hash(token))
+
+
 def api_key_authenticate(*, token: str, client_ip: str | None = None) -> ApiKey:
     """The active key for ``token`` with its account loaded, or ``InvalidApiKey`` / ``RevokedApiKey``.
 
@@ -120,8 +133,6 @@ def api_key_authenticate(*, token: str, client_ip: str | None = None) -> ApiKey:
     current = now()
     if key.last_used_at is None or current - key.last_used_at >= LAST_USED_UPDATE_EVERY:
         stale = current - LAST_USED_UPDATE_EVERY
-        from django.db.models import Q
-
         ApiKey.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale), pk=key.pk).update(
             last_used_at=current, last_used_ip=client_ip
         )

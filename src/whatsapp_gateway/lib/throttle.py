@@ -3,7 +3,9 @@
 A fixed one-minute window per scope and IP, counted atomically: every attempt first takes a slot
 (``auth_attempt_start``: one atomic increment), a successful authentication gives it back (``auth_attempt_passed``),
 a failed one keeps it. So the counter is "failures plus attempts in flight", and no burst of parallel guesses can get
-past ``GATEWAY_AUTH_FAILURES_PER_MINUTE``: each one sees the count including all the others.
+past ``GATEWAY_AUTH_FAILURES_PER_MINUTE``: each one sees the count including all the others. A credential already
+known to be right (an API key this process verified seconds ago) takes no slot: ``auth_failures_exceeded`` only
+reads the count, so it too is refused while the address is throttled.
 
 The counter lives in Redis with ``REDIS_URL`` (the ``limits`` library's storage, shared by every web process), else in
 a small SQLite file under the data directory (``BEGIN IMMEDIATE`` makes each increment atomic across the processes
@@ -32,6 +34,8 @@ WINDOW_SECONDS = 60
 
 class _Counter(Protocol):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int: ...
+
+    def get(self, key: str) -> int: ...
 
 
 class SqliteCounter:
@@ -76,6 +80,15 @@ class SqliteCounter:
                 return self._incr(connection, key, expiry, amount)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def get(self, key: str) -> int:
+        """The counter's value now (0 once expired); a read, so it takes no lock."""
+        row = (
+            self._connection()
+            .execute("SELECT count FROM counter WHERE key = ? AND expires > ?", (key, time.time()))
+            .fetchone()
+        )
+        return int(row[0]) if row else 0
 
     def _incr(self, connection: sqlite3.Connection, key: str, expiry: int, amount: int) -> int:
         current = time.time()
@@ -137,6 +150,18 @@ def auth_attempt_start(*, scope: str, ip: str | None) -> AuthAttempt:
         _give_back(key)  # a refused attempt is not a failure
         return AuthAttempt(allowed=False)
     return AuthAttempt(allowed=True, key=key)
+
+
+def auth_failures_exceeded(*, scope: str, ip: str | None) -> bool:
+    """Whether ``ip`` has used up the minute's failures in ``scope``, read without taking a slot: for a credential
+    already known to be right (it cannot fail, so it needs no slot), which still waits while the address is
+    throttled (a guesser may have found it). One read instead of two increments."""
+    try:
+        count = _store().get(_key(scope, ip))
+    except Exception:
+        logger.warning("auth throttle unavailable (store error); not throttling", exc_info=True)
+        return False
+    return count >= settings.GATEWAY_AUTH_FAILURES_PER_MINUTE
 
 
 def auth_attempt_passed(attempt: AuthAttempt) -> None:
