@@ -3,11 +3,12 @@
 Starts the gateway the way production runs it (``whatsapp-gateway web``: gunicorn, gthread workers) on a fresh data
 directory, with the floor endpoint enabled (``GATEWAY_BENCH_FLOOR=1``: ``POST /api/bench/floor`` authenticates the
 API key like the send API, parses the same JSON body and durably writes one row as wide as a message-log row,
-nothing else; it is never routed in production). It raises the demo account's plan limits (a custom plan) and
-spreads the load over many sandbox instances and recipients so the velocity guard does not throttle it, then
-drives each endpoint with N concurrent keep-alive clients and prints accepted requests/s, p50/p99 latency and the
-server's CPU per request (from /proc; with a PostgreSQL server on this machine, its processes' CPU per request
-beside it), and last, per database:
+nothing else; it is never routed in production). It raises the demo account's plan limits (a custom plan),
+spreads the load over many sandbox instances and recipients so the velocity guard does not throttle it, gives the
+account a month of history (``--history``, 30,000 past messages; on PostgreSQL then ``ANALYZE``, as autovacuum
+keeps a database in service: see ``seed_history``), then drives each endpoint with N concurrent keep-alive clients
+and prints accepted requests/s, p50/p99 latency and the server's CPU per request (from /proc; with a PostgreSQL
+server on this machine, its processes' CPU per request beside it), and last, per database:
 
     send/floor CPU: <ratio of CPU per request>  sends/s: N  p50: N ms  p99: N ms
 
@@ -39,6 +40,7 @@ from bench.proc_cpu import processes_cpu_seconds
 from bench.scratch_db import scratch_postgres
 
 INSTANCES = 1200  # × 20 sends/minute each (velocity guard): room for both send phases at ~600 sends/s
+HISTORY = 30_000  # a month of an account's sends before the run (seed_history)
 
 
 def _client_proc(index, port, method, path, body_factory, headers, seconds, threads, out):
@@ -183,6 +185,60 @@ print(json.dumps(keys))
     return [f"bench-{i:04d}" for i in range(instances)], [server.demo["api_key"], *extra_keys]
 
 
+def seed_history(server: GatewayServer, rows: int) -> None:
+    """A month of delivered history behind each benchmark account (``rows`` messages from 25 hours to 30 days ago,
+    with their daily counts), then ``ANALYZE`` on PostgreSQL, where autovacuum does the same in a database in
+    service. A gateway in use answers sends against such tables; an empty database that was never analysed measures
+    the planner's guesses about tables it has not seen, which change as the run fills them."""
+    code = f"""
+import collections, datetime as dt, random
+from django.db import connection, transaction
+from django.db.models import F
+from whatsapp_gateway.accounts.models import Account
+from whatsapp_gateway.instances.models import Instance
+from whatsapp_gateway.lib.clock import now
+from whatsapp_gateway.messaging.guard.checks import phone_hash
+from whatsapp_gateway.messaging.guard.context import text_fingerprint
+from whatsapp_gateway.messaging.models import AccountDailyUsage, DailyUsage, LogSequence, Message
+rng = random.Random(7)
+at = now()
+for account in Account.objects.filter(plan__code="bench"):
+    instances = list(Instance.objects.filter(account=account, name__startswith="bench-"))
+    with transaction.atomic():
+        seq, _ = LogSequence.objects.select_for_update().get_or_create(account=account)
+        first = seq.last_log_id + 1
+        LogSequence.objects.filter(pk=seq.pk).update(last_log_id=F("last_log_id") + {rows})
+        batch, days, account_days = [], collections.Counter(), collections.Counter()
+        for n in range({rows}):
+            instance = instances[n % len(instances)]
+            created = at - dt.timedelta(hours=25) - dt.timedelta(seconds=rng.randrange(29 * 86400))
+            phone = f"+96655{{rng.randrange(10_000_000):07d}}"
+            text = f"Your order {{rng.randrange(10**6)}} has shipped; track it in the app."
+            status = rng.choice(["delivered", "delivered", "read", "read", "sent", "failed", "blocked"])
+            counted = status != "blocked"
+            batch.append(Message(account=account, log_id=first + n, instance=instance, instance_ref=instance.name,
+                source="api", purpose="transactional", phone_e164=phone, phone_hash=phone_hash(phone), text=text,
+                text_hash=text_fingerprint(text), status=status, decision="block" if not counted else "allow",
+                counted=counted, provider="sandbox", created_at=created,
+                history=[{{"status": "queued", "at": created.isoformat()}}]))
+            if counted:
+                days[(instance.pk, created.date())] += 1
+                account_days[created.date()] += 1
+            if len(batch) == 2000:
+                Message.objects.bulk_create(batch)
+                batch = []
+        Message.objects.bulk_create(batch)
+        DailyUsage.objects.bulk_create([DailyUsage(account=account, instance_id=i, day=d, count=c)
+            for (i, d), c in days.items()])
+        AccountDailyUsage.objects.bulk_create([AccountDailyUsage(account=account, day=d, count=c)
+            for d, c in account_days.items()])
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+"""
+    server.python(code)
+
+
 def fmt(name: str, r: dict) -> str:
     return (
         f"  {name:<28} {r['rps']:8.1f} accepted req/s   p50 {r['p50_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms"
@@ -210,6 +266,12 @@ def main(argv: list[str] | None = None) -> None:
         help="before each run, wait up to this many seconds for the 1-minute load average to fall below 1",
     )
     parser.add_argument("--instances", type=int, default=INSTANCES)
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=HISTORY,
+        help="past messages seeded behind each account before measuring (0: an empty, never analysed database)",
+    )
     parser.add_argument(
         "--accounts", type=int, default=1, help="spread the sends over this many accounts (one API key each)"
     )
@@ -253,6 +315,8 @@ def run(args: argparse.Namespace, database_url: str | None, extra: dict[str, str
     )
     with server:
         names, keys = prepare(server, args.instances, args.accounts)
+        if args.history:
+            seed_history(server, args.history)
         send_headers = [{"Authorization": f"Bearer {key}", "Content-Type": "application/json"} for key in keys]
         common = {"clients": args.clients, "seconds": args.seconds, "server": server}
         drive(args.port, method="GET", path="/healthz", body_factory=None, headers={}, clients=4, seconds=2)  # warm up
@@ -262,6 +326,7 @@ def run(args: argparse.Namespace, database_url: str | None, extra: dict[str, str
             f"WhatsApp Gateway send benchmark: {db}, gunicorn {args.workers}×{args.threads} gthread, "
             f"{args.clients} clients, {args.seconds:.0f} s per measurement"
             + (f", {args.accounts} accounts" if args.accounts > 1 else "")
+            + f", {args.history:,} past messages per account"
         )
         trivial = drive(args.port, method="GET", path="/healthz", body_factory=None, headers={}, **common)
         print(fmt("GET /healthz (trivial JSON)", trivial))

@@ -61,8 +61,8 @@ def _setup(instances: int) -> tuple[list[str], str]:
 
 def round_trips(captured: list[dict]) -> list[list[str]]:
     """The statements of each round trip. One captured entry is one round trip, and may hold several statements
-    (PostgreSQL's write turn sends its last ones in one query string). Django logs a COMMIT when it leaves the
-    transaction even when the session is already idle (the turn committed inside its last query string): psycopg
+    (PostgreSQL's write turn sends its last ones in one pipeline). Django logs a COMMIT when it leaves the
+    transaction even when the session is already idle (the turn committed inside its last pipeline): psycopg
     then sends nothing, so that entry is no round trip."""
     trips: list[list[str]] = []
     for query in captured:
@@ -150,10 +150,12 @@ def main(argv: list[str] | None = None) -> None:
         timed_checks.append(getattr(wrapper, check.__name__))
     checks.UNLOCKED_CHECKS = tuple(timed_checks)
 
+    backend_before = _backend_cpu_seconds()
     start = time.process_time()
     for i in range(args.n):
         send(2 * 10**6 + i)
     per_send = (time.process_time() - start) / args.n * 1000
+    backend_ms = (_backend_cpu_seconds() - backend_before) / args.n * 1000
     start = time.process_time()
     for _ in range(args.n):
         client.get("/healthz")
@@ -163,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     for label, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
         if seconds / args.n * 1000 >= 0.01:
             print(f"    {label:<42} {seconds / args.n * 1000:6.2f} ms")
+    if connection.vendor == "postgresql":
+        print(f"  {'PostgreSQL: this connection backend':<44} {backend_ms:6.2f} ms")
     print(f"  {'GET /healthz':<44} {per_health:6.2f} ms")
     per_floor = _floor(args.n)
     print(f"  {'floor: one log row, written and committed':<44} {per_floor:6.2f} ms")
@@ -170,6 +174,23 @@ def main(argv: list[str] | None = None) -> None:
         "    (the least any logged request writes: a copy of the last message row, INSERT + COMMIT in the send's own"
         " write turn, no HTTP, no guard)"
     )
+
+
+def _backend_cpu_seconds() -> float:
+    """CPU time of this connection's PostgreSQL backend process (a server on this machine), 0 elsewhere."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _floor(n: int) -> float:
