@@ -7,7 +7,8 @@ prepared on its connection the first time it runs there (psycopg keeps them per 
 parsing, and once PostgreSQL has settled on a generic plan (after five runs, when that plan costs no more than the
 custom ones) also planning. A plan is made again when the tables' statistics change (ANALYZE, autovacuum).
 
-Several statements travel in one pipeline: one round trip, in order, with the same transaction semantics as one
+``fetch`` runs one statement the same way on PostgreSQL and through Django's cursor elsewhere, for the callers that
+serve both. Several statements travel in one pipeline: one round trip, in order, with the same transaction semantics as one
 multi-statement query string (a failed statement skips the rest, and the transaction is then aborted).
 
 Behind PgBouncer in transaction mode, prepared statements need PgBouncer 1.21 or newer with
@@ -63,6 +64,16 @@ def run(
         return rows
     connection.close_if_health_check_failed()
     return _run(statements, prepare)
+
+
+def fetch(sql: str, params: Params = None, *, read_only: bool = False) -> list[tuple]:
+    """One statement's rows on any database: prepared through ``run`` on PostgreSQL, through Django's cursor
+    elsewhere (empty for a statement that returns none)."""
+    if connection.vendor == "postgresql":
+        return run([(sql, params)], read_only=read_only)[0]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def _run(statements: Sequence[Statement], prepare: Sequence[bool] | None) -> list[list[tuple]]:

@@ -112,15 +112,9 @@ class WriteTurn:
     def finish(self, sql: str | None, params: Sequence[Any] = ()) -> list[tuple]:
         """Run ``sql`` (the turn's last statement, or None) and return its rows; in an outermost PostgreSQL turn the
         commit and the durability wait travel in the same round trip."""
-        rows: list[tuple] = []
         if not self.batched:
-            if sql is None:
-                return rows
-            if connection.vendor == "postgresql":
-                return pg_batch.run([(sql, params)])[0]
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall() if cursor.description else []
+            return [] if sql is None else pg_batch.fetch(sql, params)
+        rows: list[tuple] = []
         tail = [("SET LOCAL synchronous_commit TO OFF", None), ("COMMIT", None), (_FLUSH_SQL, None)]
         if sql is None:
             pg_batch.run(tail, prepare=[False, False, True])

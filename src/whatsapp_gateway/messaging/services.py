@@ -90,12 +90,7 @@ def _next_log_id(account_id: int) -> int:
     serialises every send of the account until the transaction ends; SQLite's IMMEDIATE transaction already
     holds the database's write lock."""
     for _ in range(2):
-        if connection.vendor == "postgresql":
-            rows = pg_batch.run([(_NEXT_LOG_ID_SQL, [account_id])])[0]
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(_NEXT_LOG_ID_SQL, [account_id])
-                rows = cursor.fetchall()
+        rows = pg_batch.fetch(_NEXT_LOG_ID_SQL, [account_id])
         if rows:
             return int(rows[0][0])
         LogSequence.objects.get_or_create(account_id=account_id)
@@ -348,14 +343,7 @@ def _message_insert(
         with connection.cursor() as cursor:
             cursor.execute(*lane_wake_statement(message.instance_id))
             woken = cursor.fetchone() is not None
-    if turn is not None:
-        rows = turn.finish(sql, values)
-    elif connection.vendor == "postgresql":
-        rows = pg_batch.run([(sql, values)])[0]
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, values)
-            rows = cursor.fetchall()
+    rows = turn.finish(sql, values) if turn is not None else pg_batch.fetch(sql, values)
     message.pk = rows[0][0]
     message._state.adding = False
     message._state.db = connection.alias

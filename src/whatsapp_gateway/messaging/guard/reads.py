@@ -111,13 +111,7 @@ def send_reads_load(ctx: GuardContext) -> SendReads:
         "since": since,
         "enough": policy.RISK_NEVER_WROTE_MIN_RECIPIENTS - 1,
     }
-    sql = _sql(connection.vendor, given is None)
-    if connection.vendor == "postgresql":
-        row = pg_batch.run([(sql, params)], read_only=True)[0][0]
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+    row = pg_batch.fetch(_sql(connection.vendor, given is None), params, read_only=True)[0]
     n_instance = len(_INSTANCE.concrete)
     instance = prepared.load(row[1 : 1 + n_instance], [_INSTANCE])[0] if row[1] is not None else None
     start = 1 + n_instance
